@@ -1,0 +1,31 @@
+"""`revops-sync`: a thin typer layer over the library. Each area registers its own commands."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="revops-sync",
+    help="Keep HubSpot and Salesforce on one THE MODEL funnel.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+@app.command()
+def version() -> None:
+    """Print the installed version.
+
+    Example: revops-sync version
+    """
+    from connector import __version__  # noqa: PLC0415 - keep start-up light
+
+    typer.echo(__version__)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+# Area command modules: each exposes `register(app)`. One line per area; keep them sorted.

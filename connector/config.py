@@ -1,0 +1,137 @@
+"""Settings from the environment, a `.env` file, and `*_FILE` secret files — never from mappings.
+
+Every secret is held as `Secret`, whose repr and str are redacted, so a stray log line or
+exception message cannot leak it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class Secret:
+    """A credential that prints as '***'; call `.reveal()` only at the HTTP edge."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """Parse KEY=VALUE lines (comments, blank lines and `export ` allowed; quotes stripped)."""
+    values: dict[str, str] = {}
+    for lineno, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        line = line.removeprefix("export ").strip()
+        key, sep, value = line.partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise ValueError(f"{path}:{lineno}: expected KEY=VALUE")
+        values[key.strip()] = value.strip().strip("'\"")
+    return values
+
+
+def _lookup(env: Mapping[str, str], name: str) -> str | None:
+    """`NAME`, or the contents of the file named by `NAME_FILE` (Docker/K8s secrets)."""
+    if env.get(name):
+        return env[name]
+    file_name = env.get(f"{name}_FILE")
+    if file_name:
+        return Path(file_name).read_text(encoding="utf-8").strip()
+    return None
+
+
+def _secret(env: Mapping[str, str], name: str) -> Secret | None:
+    value = _lookup(env, name)
+    return Secret(value) if value else None
+
+
+@dataclass(frozen=True)
+class HubSpotSettings:
+    base_url: str = "https://api.hubapi.com"
+    access_token: Secret | None = None  # private-app token
+    refresh_token: Secret | None = None  # OAuth
+    client_id: str | None = None
+    client_secret: Secret | None = None
+
+
+@dataclass(frozen=True)
+class SalesforceSettings:
+    instance_url: str | None = None
+    login_url: str = "https://login.salesforce.com"
+    api_version: str = "59.0"
+    client_id: str | None = None
+    client_secret: Secret | None = None
+    refresh_token: Secret | None = None
+    username: str | None = None
+    password: Secret | None = None
+    security_token: Secret | None = None
+    ca_bundle: str | None = None  # a PEM to trust (the sandbox's generated CA)
+
+
+@dataclass(frozen=True)
+class Settings:
+    hubspot: HubSpotSettings = field(default_factory=HubSpotSettings)
+    salesforce: SalesforceSettings = field(default_factory=SalesforceSettings)
+    database_url: str = "sqlite:///var/revops-sync.db"
+    mappings: tuple[str, ...] = ("mappings/the-model.yaml",)
+    jobs: str = "jobs/default.yaml"
+    log_json: bool = False
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, env_file: Path | None = None) -> Settings:
+        """Environment wins over the `.env` file, so a deployment can override a checked-out default."""
+        env: dict[str, str] = {}
+        if env_file is not None and env_file.exists():
+            env.update(read_env_file(env_file))
+        env.update(os.environ if environ is None else environ)
+        hs = HubSpotSettings(
+            base_url=env.get("HUBSPOT_BASE_URL", HubSpotSettings.base_url),
+            access_token=_secret(env, "HUBSPOT_ACCESS_TOKEN"),
+            refresh_token=_secret(env, "HUBSPOT_REFRESH_TOKEN"),
+            client_id=env.get("HUBSPOT_CLIENT_ID"),
+            client_secret=_secret(env, "HUBSPOT_CLIENT_SECRET"),
+        )
+        sf = SalesforceSettings(
+            instance_url=env.get("SALESFORCE_INSTANCE_URL"),
+            login_url=env.get("SALESFORCE_LOGIN_URL", SalesforceSettings.login_url),
+            api_version=env.get("SALESFORCE_API_VERSION", SalesforceSettings.api_version),
+            client_id=env.get("SALESFORCE_CLIENT_ID"),
+            client_secret=_secret(env, "SALESFORCE_CLIENT_SECRET"),
+            refresh_token=_secret(env, "SALESFORCE_REFRESH_TOKEN"),
+            username=env.get("SALESFORCE_USERNAME"),
+            password=_secret(env, "SALESFORCE_PASSWORD"),
+            security_token=_secret(env, "SALESFORCE_SECURITY_TOKEN"),
+            ca_bundle=env.get("SALESFORCE_CA_BUNDLE"),
+        )
+        mappings = env.get("REVOPS_MAPPINGS")
+        return cls(
+            hubspot=hs,
+            salesforce=sf,
+            database_url=env.get("REVOPS_DATABASE_URL", cls.database_url),
+            mappings=tuple(m for m in mappings.split(",") if m) if mappings else cls.mappings,
+            jobs=env.get("REVOPS_JOBS", cls.jobs),
+            log_json=env.get("REVOPS_LOG_JSON", "").lower() in {"1", "true", "yes"},
+        )
