@@ -12,6 +12,11 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def _root() -> None:
+    """Keep HubSpot and Salesforce on one THE MODEL funnel."""
+
+
 @app.command()
 def version() -> None:
     """Print the installed version.
