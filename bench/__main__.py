@@ -1,0 +1,68 @@
+"""Run every bench/bench_*.py in its own process and write the results table.
+
+Each benchmark runs in a fresh interpreter so peak-RSS figures are its own.
+Usage: python -m bench [NAME ...]   (names without the bench_ prefix, e.g. `rules pull`)
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+
+
+def _machine() -> str:
+    cpus = len(__import__("os").sched_getaffinity(0))
+    return f"{platform.machine()}, {cpus} cores, Python {platform.python_version()}, {platform.system()}"
+
+
+def main(argv: list[str]) -> int:
+    wanted = set(argv)
+    scripts = sorted(p for p in HERE.glob("bench_*.py") if not wanted or p.stem[6:] in wanted)
+    RESULTS.mkdir(exist_ok=True)
+    raw = RESULTS / "latest.jsonl.tmp"
+    raw.unlink(missing_ok=True)
+    failed = []
+    for script in scripts:
+        print(f"\n== {script.stem} ==", flush=True)
+        started = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, str(script)],
+            env={**__import__("os").environ, "BENCH_RESULTS": str(raw)},
+            check=False,
+        )
+        print(f"   ({time.perf_counter() - started:.1f} s)")
+        if proc.returncode:
+            failed.append(script.stem)
+    records = [json.loads(line) for line in raw.read_text().splitlines()] if raw.exists() else []
+    raw.unlink(missing_ok=True)
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    (RESULTS / "latest.json").write_text(
+        json.dumps({"machine": _machine(), "when": stamp, "results": records}, indent=1) + "\n"
+    )
+    lines = [
+        f"Measured {stamp} on {_machine()}.",
+        "",
+        "| benchmark | metric | value | unit | target |",
+        "|---|---|---:|---|---|",
+        *(
+            f"| {r['bench']} | {r['metric']} | {r['value']:,} | {r['unit']} | {r['target']} |"
+            for r in records
+        ),
+    ]
+    (RESULTS / "latest.md").write_text("\n".join(lines) + "\n")
+    print("\n" + "\n".join(lines))
+    if failed:
+        print(f"\nbenchmarks that failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
