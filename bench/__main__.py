@@ -7,6 +7,7 @@ Usage: python -m bench [NAME ...]   (names without the bench_ prefix, e.g. `rule
 from __future__ import annotations
 
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -18,7 +19,7 @@ RESULTS = HERE / "results"
 
 
 def _machine() -> str:
-    cpus = len(__import__("os").sched_getaffinity(0))
+    cpus = len(os.sched_getaffinity(0))
     return f"{platform.machine()}, {cpus} cores, Python {platform.python_version()}, {platform.system()}"
 
 
@@ -34,7 +35,7 @@ def main(argv: list[str]) -> int:
         started = time.perf_counter()
         proc = subprocess.run(
             [sys.executable, str(script)],
-            env={**__import__("os").environ, "BENCH_RESULTS": str(raw)},
+            env={**os.environ, "BENCH_RESULTS": str(raw)},
             check=False,
         )
         print(f"   ({time.perf_counter() - started:.1f} s)")
