@@ -1,0 +1,209 @@
+"""Drain the outbox into the CRMs in each CRM's largest batches, recording every attempt.
+
+Order per CRM: judge each queued write against the mirror (conflict / already applied / send),
+resolve ambiguous HubSpot tasks by key lookup, then send HubSpot clears before sets (a backward
+lifecycle move is two ordered requests), then stage sets, then tasks. Each batch is marked as
+attempted and committed *before* the request, so a crash anywhere leaves either an unsent row or
+an ambiguous one, never a lost or forgotten write.
+
+Failure kinds (connector.errors) decide what happens: RetryableError (after the single retry
+policy gave up) leaves the rows queued; FatalError on a batch is bisected down to the record that
+causes it, which is dead-lettered; QuotaExhausted or a daily usage past `quota_share` stops this
+CRM's pushing for the cycle and says so in the report.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
+
+from connector.errors import FatalError, QuotaExhausted, RetryableError
+from connector.model import Crm
+from connector.push.conflicts import Verdict, judge
+from connector.push.crash import crash_point
+from connector.push.writes import Outcome, PlannedWrite, WriteKind, WriteResult
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """An outbox row the relay still has to settle; `ambiguous` if an attempt had no recorded result."""
+
+    write: PlannedWrite
+    ambiguous: bool = False
+
+
+class Writer(Protocol):
+    crm: Crm
+    stage_batch: int
+    task_batch: int
+
+    @property
+    def daily(self) -> tuple[int, int] | None: ...
+
+    def update(self, writes: Sequence[PlannedWrite], *, clear: bool = False) -> list[WriteResult]: ...
+
+    def create_tasks(self, writes: Sequence[PlannedWrite]) -> list[WriteResult]: ...
+
+    def find_tasks(self, keys: Sequence[str]) -> dict[str, str]: ...
+
+
+class OutboxStore(Protocol):
+    """What the relay needs from the mirror; `connector.push.store` adapts the mirror to it."""
+
+    def queued(self, crm: Crm) -> list[Queued]: ...
+
+    def current(self, crm: Crm, object_type: str, record_id: str) -> Mapping[str, str | None] | None: ...
+
+    def begin(self, writes: Sequence[PlannedWrite], operation: str) -> None: ...
+
+    def finish(self, results: Sequence[WriteResult], operation: str) -> None: ...
+
+
+@dataclass
+class CrmReport:
+    calls: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    stopped: str | None = None  # why pushing stopped early (quota), else None
+    stage_writes: int = 0
+    task_writes: int = 0
+
+
+@dataclass
+class RelayReport:
+    by_crm: dict[Crm, CrmReport] = field(default_factory=dict)
+
+    @property
+    def calls(self) -> int:
+        return sum(r.calls for r in self.by_crm.values())
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(r.outcomes[outcome.value] for r in self.by_crm.values())
+
+
+@dataclass
+class Relay:
+    store: OutboxStore
+    writers: Mapping[Crm, Writer]
+    quota_share: float = 0.8  # stop pushing once this share of the daily allowance is used
+
+    def drain(self) -> RelayReport:
+        report = RelayReport()
+        for crm, writer in self.writers.items():
+            crm_report = report.by_crm.setdefault(crm, CrmReport())
+            try:
+                self._drain(writer, crm_report)
+            except QuotaExhausted as exc:
+                crm_report.stopped = f"{crm.value}: pushing stopped for this cycle: {exc}"
+                log.warning("%s", crm_report.stopped)
+        return report
+
+    def _drain(self, writer: Writer, report: CrmReport) -> None:
+        sends: list[PlannedWrite] = []
+        settled: list[WriteResult] = []
+        ambiguous_tasks: list[PlannedWrite] = []
+        for row in self.store.queued(writer.crm):
+            write = row.write
+            if write.kind is WriteKind.TASK:
+                (ambiguous_tasks if row.ambiguous else sends).append(write)
+                continue
+            current = self.store.current(write.crm, write.object_type, write.record_id or "")
+            verdict = judge(write, current)
+            if verdict.verdict is Verdict.SEND:
+                sends.append(write)
+            else:
+                outcome = Outcome.SENT if verdict.verdict is Verdict.APPLIED else Outcome.CONFLICT
+                settled.append(WriteResult(write.key, outcome, crm_id=write.record_id, error=verdict.reason))
+        if ambiguous_tasks:
+            found = self._call(report, lambda: writer.find_tasks([w.key for w in ambiguous_tasks]))
+            for write in ambiguous_tasks:
+                if write.key in found:
+                    settled.append(WriteResult(write.key, Outcome.SENT, crm_id=found[write.key]))
+                else:
+                    sends.append(write)
+        if settled:
+            self.store.finish(settled, "judge")
+            self._tally(report, settled)
+
+        stages = [w for w in sends if w.kind is WriteKind.STAGE]
+        tasks = [w for w in sends if w.kind is WriteKind.TASK]
+        dead_on_clear: set[str] = set()
+        for chunk in _chunks(
+            [w for w in stages if w.clear_first], writer.stage_batch, by_type=writer.crm is Crm.HUBSPOT
+        ):
+            results = self._batch(writer, report, chunk, "clear", lambda c: writer.update(c, clear=True))
+            dead_on_clear |= {r.key for r in results if r.outcome is not Outcome.SENT}
+        sets = [w for w in stages if w.key not in dead_on_clear]
+        for chunk in _chunks(sets, writer.stage_batch, by_type=writer.crm is Crm.HUBSPOT):
+            self._batch(writer, report, chunk, "stage", writer.update)
+        for chunk in _chunks(tasks, writer.task_batch, by_type=False):
+            self._batch(writer, report, chunk, "task", writer.create_tasks)
+
+    def _batch(
+        self,
+        writer: Writer,
+        report: CrmReport,
+        chunk: Sequence[PlannedWrite],
+        operation: str,
+        send: Callable[[Sequence[PlannedWrite]], list[WriteResult]],
+    ) -> list[WriteResult]:
+        """One request for `chunk`: attempt committed first, results committed after."""
+        self._check_quota(writer)
+        self.store.begin(chunk, operation)
+        try:
+            results = self._call(report, lambda: send(chunk))
+        except RetryableError as exc:
+            results = [WriteResult(w.key, Outcome.FAILED, error=str(exc), status=exc.status) for w in chunk]
+        except FatalError as exc:
+            if len(chunk) > 1:  # one bad record refused the whole batch: isolate it
+                half = len(chunk) // 2
+                return self._batch(writer, report, chunk[:half], operation, send) + self._batch(
+                    writer, report, chunk[half:], operation, send
+                )
+            results = [WriteResult(chunk[0].key, Outcome.DEAD, error=str(exc), status=exc.status)]
+        except QuotaExhausted as exc:
+            self.store.finish(
+                [WriteResult(w.key, Outcome.FAILED, error=str(exc), status=429) for w in chunk], operation
+            )
+            raise
+        crash_point("after_crm_2xx", writer.crm.value, operation)
+        if operation == "clear":  # a clear alone settles nothing: the set still has to follow
+            failed = [r for r in results if r.outcome is not Outcome.SENT]
+            self.store.finish(failed, operation)
+        else:
+            self.store.finish(results, operation)
+            self._tally(report, results)
+            if operation == "task":
+                report.task_writes += sum(r.outcome is Outcome.SENT for r in results)
+            else:
+                report.stage_writes += sum(r.outcome is Outcome.SENT for r in results)
+        crash_point("after_local_commit", writer.crm.value, operation)
+        return results
+
+    def _call(self, report: CrmReport, fn: Callable[[], T]) -> T:
+        report.calls += 1
+        return fn()
+
+    def _check_quota(self, writer: Writer) -> None:
+        usage = writer.daily
+        if usage and usage[1] > 0 and usage[0] / usage[1] >= self.quota_share:
+            raise QuotaExhausted(f"daily API usage {usage[0]}/{usage[1]} is past {self.quota_share:.0%}")
+
+    @staticmethod
+    def _tally(report: CrmReport, results: Sequence[WriteResult]) -> None:
+        report.outcomes.update(r.outcome.value for r in results)
+
+
+def _chunks(writes: Sequence[PlannedWrite], size: int, *, by_type: bool) -> Iterator[list[PlannedWrite]]:
+    """Batches of at most `size`; per object type when the CRM's endpoint takes one type per call."""
+    groups: dict[str, list[PlannedWrite]] = {}
+    for write in writes:
+        groups.setdefault(write.object_type if by_type else "", []).append(write)
+    for group in groups.values():
+        for start in range(0, len(group), size):
+            yield group[start : start + size]
