@@ -142,7 +142,7 @@ class RetryPolicy:
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
-        backoff = tenacity.wait_exponential_jitter(initial=self.initial, max=self.cap, jitter=self.jitter)
+        backoff = tenacity.wait_exponential_jitter(multiplier=self.initial, max=self.cap, jitter=self.jitter)
         delay = backoff(state)
         exc = state.outcome.exception() if state.outcome else None
         hint = getattr(exc, "retry_after", None)
