@@ -45,7 +45,11 @@ def hubspot_error(status: int, body: dict[str, object], headers: dict[str, str] 
             QuotaExhausted,
             None,
         ),
-        (SalesforceGeneralError("u", 503, "query", [{"errorCode": "SERVER_UNAVAILABLE"}]), RetryableError, None),
+        (
+            SalesforceGeneralError("u", 503, "query", [{"errorCode": "SERVER_UNAVAILABLE"}]),
+            RetryableError,
+            None,
+        ),
         (SalesforceMalformedRequest("u", 400, "query", [{"errorCode": "MALFORMED_QUERY"}]), FatalError, None),
         (requests.exceptions.ReadTimeout("slow"), RetryableError, None),
         (urllib3.exceptions.ProtocolError("reset"), RetryableError, None),
@@ -83,7 +87,8 @@ def flaky(failures: list[Exception]) -> tuple[list[int], object]:
 def test_retryable_failures_are_retried_and_retry_after_is_honoured() -> None:
     slept: list[float] = []
     policy = RetryPolicy(initial=0.01, cap=0.05, jitter=0.0, sleep=slept.append)
-    calls, fn = flaky([hubspot_error(429, {}, {"Retry-After": "7"}), ServiceException(status=503, reason="x")])
+    failures = [hubspot_error(429, {}, {"Retry-After": "7"}), ServiceException(status=503, reason="x")]
+    calls, fn = flaky(failures)
     assert policy.call(fn, what="t") == "ok"  # type: ignore[arg-type]
     assert len(calls) == 3
     assert slept[0] == 7.0  # the server asked for longer than our backoff

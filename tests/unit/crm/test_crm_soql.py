@@ -66,8 +66,10 @@ def test_resume_value_is_escaped_not_spliced() -> None:
         ),
         (
             Window(HI - timedelta(hours=1), HI, ResumeKey("00Q1", HI - timedelta(minutes=5))),
-            "WHERE SystemModstamp <= 2026-11-23T10:00:00Z AND (SystemModstamp > 2026-11-23T09:55:00Z OR "
-            "(SystemModstamp = 2026-11-23T09:55:00Z AND Id > '00Q1')) ORDER",
+            (
+                "WHERE SystemModstamp <= 2026-11-23T10:00:00Z AND (SystemModstamp > 2026-11-23T09:55:00Z OR "
+                "(SystemModstamp = 2026-11-23T09:55:00Z AND Id > '00Q1')) ORDER"
+            ),
         ),
     ],
 )

@@ -36,5 +36,5 @@ def test_salesforce_streams_select_deletion_and_conversion_fields() -> None:
 
 
 def test_unknown_stream_lists_the_known_ones() -> None:
-    with pytest.raises(ConfigError, match="hubspot.contacts"):
+    with pytest.raises(ConfigError, match=r"hubspot\.contacts"):
         get_stream("hubspot.tickets")
