@@ -10,6 +10,7 @@ the same ⌈N/200⌉ calls as following `paging.next.after`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -19,6 +20,8 @@ from connector.crm.protocol import Page, Quota, ResumeKey, Window, parse_crm_tim
 from connector.crm.streams import Stream, streams_for
 from connector.errors import FatalError, SkippableRecord
 from connector.model import Crm, SourceRecord
+
+log = logging.getLogger(__name__)
 
 SEARCH_PAGE = 200  # the search maximum (facts §1)
 LIST_PAGE = 100  # the list maximum (facts §1, PAGE_MAX_SIZE)
@@ -120,16 +123,18 @@ class HubSpotReader:
 
     def _build(
         self, stream: Stream, raws: list[dict[str, Any]], assoc: dict[str, dict[str, tuple[str, ...]]]
-    ) -> tuple[list[SourceRecord], datetime | None]:
+    ) -> tuple[list[SourceRecord], datetime | None, int]:
+        """Records, their max cursor value, and how many were skipped (undatable: cannot be versioned)."""
         out: list[SourceRecord] = []
+        skipped = 0
         for raw in raws:
             try:
                 out.append(self._record(stream, raw, assoc.get(str(raw.get("id")))))
-            except SkippableRecord:
-                # A record we cannot date cannot be versioned; pull.py logs and counts skips.
-                continue
+            except SkippableRecord as exc:
+                log.warning("skipped: %s", exc)
+                skipped += 1
         max_seen = max((r.modified_at for r in out), default=None)
-        return out, max_seen
+        return out, max_seen, skipped
 
     # ---- incremental search -------------------------------------------------------------------
     def _search(self, stream: Stream, window: Window, after_id: str | None) -> dict[str, Any]:
@@ -149,6 +154,8 @@ class HubSpotReader:
             resp = self._search(stream, window, after_id)
             calls += 1
             results: list[dict[str, Any]] = resp.get("results") or []
+            total = resp.get("total")
+            remaining = max(0, int(total) - len(results)) if total is not None else None
             if results:
                 after_id = str(results[-1]["id"])
             # Continue while HubSpot says there is more, even after a short page (reliability §5).
@@ -163,9 +170,9 @@ class HubSpotReader:
                     calls += 1
                     for rid, ids in self._associations(stream.object, to_type, buffered).items():
                         assoc.setdefault(rid, {})[to_type] = ids
-            records, max_seen = self._build(stream, buffered, assoc)
+            records, max_seen, skipped = self._build(stream, buffered, assoc)
             key = ResumeKey(after_id) if after_id is not None else window.after
-            yield Page(records, key, max_seen, last, calls)
+            yield Page(records, key, max_seen, last, calls, remaining, skipped)
             buffered, calls = [], 0
             if last:
                 return
@@ -205,10 +212,11 @@ class HubSpotReader:
                 kwargs["after"] = token
             resp = self.conn.call_json(f"crm.{stream.object}.basic_api", "get_page", **kwargs) or {}
             nxt = ((resp.get("paging") or {}).get("next") or {}).get("after")
-            records, max_seen = self._build(stream, resp.get("results") or [], {})
+            records, max_seen, skipped = self._build(stream, resp.get("results") or [], {})
             if window.lo is not None:
                 records = [r for r in records if r.modified_at >= window.lo]
             token = str(nxt) if nxt else None
-            yield Page(records, ResumeKey(token) if token else None, max_seen, token is None, 1)
+            key = ResumeKey(token) if token else None
+            yield Page(records, key, max_seen, token is None, 1, skipped=skipped)
             if token is None:
                 return

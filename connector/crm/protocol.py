@@ -49,6 +49,8 @@ class Page:
     max_seen: datetime | None  # the largest cursor value among `records` (server time)
     last: bool  # no more pages in this window
     api_calls: int = 0
+    remaining: int | None = None  # records the CRM says are still to come (for progress bars)
+    skipped: int = 0  # records dropped as unusable (no id / no timestamp), logged by the adapter
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,6 +69,7 @@ class SalesforceReader:
         result = self.conn.call(
             lambda sf: sf.query(soql, include_deleted=True), what=f"queryAll {stream.object}"
         )
+        remaining = int(result.get("totalSize") or 0)
         while True:
             rows: list[dict[str, Any]] = result.get("records") or []
             records = [self._record(stream, row) for row in rows]
@@ -79,7 +80,8 @@ class SalesforceReader:
                 else window.after
             )
             max_seen = max((r.modified_at for r in records), default=None)
-            yield Page(records, key, max_seen, done, 1)
+            remaining = max(0, remaining - len(records))
+            yield Page(records, key, max_seen, done, 1, remaining)
             if done:
                 return
             next_url = result.get("nextRecordsUrl")
