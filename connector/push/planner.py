@@ -11,7 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from connector.model import Crm, Person, SourceRecord, Stage, StageTransition, TaskDecision
+from connector.model import (
+    Crm,
+    Decision,
+    Person,
+    Skipped,
+    SourceRecord,
+    Stage,
+    StageTransition,
+    TaskDecision,
+)
 from connector.push import hubspot_writer, salesforce_writer
 from connector.push.writes import PlannedWrite, WriteKind, stable_key
 
@@ -67,15 +76,19 @@ class Planner:
     stage_values: StageValues
     task_key: TaskKey = default_task_key
 
-    def plan(
-        self, decisions: Iterable[StageTransition | TaskDecision], people: Mapping[str, Person]
-    ) -> list[PlannedWrite]:
+    def plan(self, decisions: Iterable[Decision], people: Mapping[str, Person]) -> list[PlannedWrite]:
         """Every write the decisions imply, in decision order; unknown people plan nothing."""
-        writes: list[PlannedWrite] = []
+        return [write for _decision, write in self.plan_pairs(decisions, people)]
+
+    def plan_pairs(
+        self, decisions: Iterable[Decision], people: Mapping[str, Person]
+    ) -> list[tuple[StageTransition | TaskDecision, PlannedWrite]]:
+        """Like `plan`, with the decision each write came from (the outbox row links to it)."""
+        pairs: list[tuple[StageTransition | TaskDecision, PlannedWrite]] = []
         seen: set[str] = set()
         for decision in decisions:
             person = people.get(decision.person_id)
-            if person is None:
+            if person is None or isinstance(decision, Skipped):
                 continue
             planned = (
                 self._stage_writes(decision, person)
@@ -85,8 +98,8 @@ class Planner:
             for write in planned:
                 if write.key not in seen:  # two rules deciding the same effect: one write
                     seen.add(write.key)
-                    writes.append(write)
-        return writes
+                    pairs.append((decision, write))
+        return pairs
 
     def _stage_writes(self, decision: StageTransition, person: Person) -> list[PlannedWrite]:
         writes = []

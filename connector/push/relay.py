@@ -58,7 +58,9 @@ class OutboxStore(Protocol):
 
     def queued(self, crm: Crm) -> list[Queued]: ...
 
-    def current(self, crm: Crm, object_type: str, record_id: str) -> Mapping[str, str | None] | None: ...
+    def current(self, writes: Sequence[PlannedWrite]) -> dict[str, Mapping[str, str | None] | None]:
+        """write key -> the target record's latest mirrored properties (None: not mirrored)."""
+        ...
 
     def begin(self, writes: Sequence[PlannedWrite], operation: str) -> None: ...
 
@@ -107,13 +109,14 @@ class Relay:
         sends: list[PlannedWrite] = []
         settled: list[WriteResult] = []
         ambiguous_tasks: list[PlannedWrite] = []
-        for row in self.store.queued(writer.crm):
+        queued = self.store.queued(writer.crm)
+        current = self.store.current([q.write for q in queued if q.write.kind is WriteKind.STAGE])
+        for row in queued:
             write = row.write
             if write.kind is WriteKind.TASK:
                 (ambiguous_tasks if row.ambiguous else sends).append(write)
                 continue
-            current = self.store.current(write.crm, write.object_type, write.record_id or "")
-            verdict = judge(write, current)
+            verdict = judge(write, current.get(write.key))
             if verdict.verdict is Verdict.SEND:
                 sends.append(write)
             else:
