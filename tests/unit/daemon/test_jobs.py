@@ -1,0 +1,64 @@
+"""Jobs files: the shipped default is valid, and every kind of mistake is reported with its place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from connector.jobs import JobsError, load_jobs, parse_interval
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def test_default_jobs_file_is_valid_and_points_at_existing_mappings() -> None:
+    jobs = load_jobs(REPO / "jobs" / "default.yaml", base=REPO)
+    job = jobs.jobs[0]
+    assert job.interval is not None and job.interval.total_seconds() == 300
+    assert job.grace_seconds == 120
+    assert all((REPO / m).is_file() for m in job.mappings)
+
+
+GOOD = """version: 1
+jobs:
+  - id: funnel
+    streams: [hubspot.contacts, salesforce.leads]
+    every: 5m
+    mappings: [m.yaml]
+"""
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "place", "words"),
+    [
+        ("every: 5m", "every: 5x", "5:12", "pattern"),
+        ("every: 5m", 'cron: "99 * * * *"', "5:11", "crontab"),
+        ("every: 5m", "every: 5m\n    cron: '* * * * *'", "3:5", "exactly one"),
+        ("salesforce.leads]", "salesforce.leads, pipedrive.people]", "4:51", "pattern"),
+        ("mappings: [m.yaml]", "mappings: [m.yaml]\n    bogus: true", "7:12", "Extra inputs"),
+        ("mappings: [m.yaml]", "mappings: [m.yaml]\n    crms: [hubspot]", "3:5", "not listed in 'crms'"),
+        ("mappings: [m.yaml]", "mappings: [missing.yaml]", "6:16", "not found"),
+        ("id: funnel", "id: Funnel!", "3:9", "pattern"),
+        ("every: 5m", "every: !!python/object/apply:os.system [ls]", "5:12", "not allowed"),
+    ],
+)
+def test_errors_carry_path_line_col(tmp_path: Path, old: str, new: str, place: str, words: str) -> None:
+    (tmp_path / "m.yaml").write_text("x: 1\n")
+    path = tmp_path / "jobs.yaml"
+    path.write_text(GOOD.replace(old, new))
+    with pytest.raises(JobsError) as info:
+        load_jobs(path, base=tmp_path)
+    assert any(p.startswith(f"{path}:{place}:") and words in p for p in info.value.problems), info.value.problems
+
+
+def test_all_problems_reported_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.yaml"
+    path.write_text(GOOD.replace("every: 5m", "every: 5x").replace("id: funnel", "id: Bad!"))
+    with pytest.raises(JobsError) as info:
+        load_jobs(path, check_files=False)
+    assert len(info.value.problems) == 2
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("30s", 30), ("5m", 300), ("2h", 7200), ("1d", 86400)])
+def test_parse_interval(text: str, seconds: int) -> None:
+    assert parse_interval(text).total_seconds() == seconds
