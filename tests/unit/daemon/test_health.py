@@ -61,7 +61,8 @@ def test_healthz(
     health.running = running
     health.last_success = time.time() - age
     code, body = _get(server.url + "/healthz")
-    assert code == status and json.loads(body)["status"] == word
+    assert code == status
+    assert json.loads(body)["status"] == word
 
 
 def test_undeclared_series_is_refused() -> None:

@@ -14,7 +14,8 @@ REPO = Path(__file__).resolve().parents[3]
 def test_default_jobs_file_is_valid_and_points_at_existing_mappings() -> None:
     jobs = load_jobs(REPO / "jobs" / "default.yaml", base=REPO)
     job = jobs.jobs[0]
-    assert job.interval is not None and job.interval.total_seconds() == 300
+    assert job.interval is not None
+    assert job.interval.total_seconds() == 300
     assert job.grace_seconds == 120
     assert all((REPO / m).is_file() for m in job.mappings)
 
@@ -48,7 +49,8 @@ def test_errors_carry_path_line_col(tmp_path: Path, old: str, new: str, place: s
     path.write_text(GOOD.replace(old, new))
     with pytest.raises(JobsError) as info:
         load_jobs(path, base=tmp_path)
-    assert any(p.startswith(f"{path}:{place}:") and words in p for p in info.value.problems), info.value.problems
+    problems = info.value.problems
+    assert any(p.startswith(f"{path}:{place}:") and words in p for p in problems), problems
 
 
 def test_all_problems_reported_at_once(tmp_path: Path) -> None:

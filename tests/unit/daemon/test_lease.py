@@ -23,8 +23,10 @@ time.sleep(float(sys.argv[2]))
 
 
 def _holder(url: str, seconds: float) -> subprocess.Popen[str]:
-    proc = subprocess.Popen([sys.executable, "-c", HOLD, url, str(seconds)], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
+    argv = [sys.executable, "-c", HOLD, url, str(seconds)]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "held"
     return proc
 
 
@@ -64,7 +66,8 @@ def test_wait_queues_until_the_holder_leaves(tmp_path: Path) -> None:
     lease = Lease(url, wait=True, poll_seconds=0.05)
     lease.acquire(timeout=20)
     try:
-        assert lease.held and time.monotonic() - started > 0.3
+        assert lease.held
+        assert time.monotonic() - started > 0.3
     finally:
         lease.release()
         proc.wait()

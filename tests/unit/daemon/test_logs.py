@@ -32,26 +32,33 @@ def captured() -> io.StringIO:
         ("token is %s", (TOKEN,)),
         ("headers: %s", ({"Authorization": f"Bearer {TOKEN}"},)),
         ("secret in a url https://x/?client_secret=%s&a=1", (SF_SECRET,)),
-        ("body %s", (f"grant_type=refresh_token&refresh_token=unregistered-rt-123&client_secret={SF_SECRET}",)),
+        ("body %s", (f"refresh_token=unregistered-rt-123&client_secret={SF_SECRET}",)),
     ],
 )
 def test_secrets_are_scrubbed_from_messages(captured: io.StringIO, message: str, args: tuple[object]) -> None:
     logging.getLogger("connector.test").debug(message, *args)
     out = captured.getvalue()
-    assert TOKEN not in out and SF_SECRET not in out and "unregistered-rt-123" not in out
+    assert TOKEN not in out
+    assert SF_SECRET not in out
+    assert "unregistered-rt-123" not in out
     assert "***" in out
     assert json.loads(out.splitlines()[-1])["level"] == "DEBUG"
 
 
 def test_secrets_are_scrubbed_from_tracebacks_and_extras(captured: io.StringIO) -> None:
-    try:
+    def fail() -> None:
         raise RuntimeError(f"401 for Authorization: Bearer {TOKEN}")
+
+    try:
+        fail()
     except RuntimeError:
-        logging.getLogger("connector.test").exception("call failed", extra={"url": f"/x?access_token={TOKEN}"})
+        url = f"/x?access_token={TOKEN}"
+        logging.getLogger("connector.test").exception("call failed", extra={"url": url})
     out = captured.getvalue()
     assert TOKEN not in out
     record = json.loads(out.splitlines()[-1])
-    assert "RuntimeError" in record["exc"] and record["url"] == "/x?access_token=***"
+    assert "RuntimeError" in record["exc"]
+    assert record["url"] == "/x?access_token=***"
 
 
 @pytest.mark.parametrize(

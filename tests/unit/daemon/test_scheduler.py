@@ -74,6 +74,7 @@ def test_signal_lets_the_running_cycle_finish_and_stops(sig: signal.Signals) -> 
     started = time.monotonic()
     daemon.run_forever()
     assert time.monotonic() - started < 10
-    assert cycle.calls == ["a"] and cycle.active == 0
+    assert cycle.calls == ["a"]
+    assert cycle.active == 0
     assert daemon.metrics.get("revops_sync_cycles_total", job="a", outcome="stopped") == 1
     assert signal.getsignal(sig) is not daemon.request_stop  # handlers restored
