@@ -180,6 +180,7 @@ class SalesforceConnection:
         self.policy = policy or RetryPolicy()
         self.timeout = timeout
         self.calls = 0
+        self.described: dict[str, tuple[str, ...]] = {}  # object -> field names, once per connection
         self.session = requests.Session()
         if settings.ca_bundle:
             self.session.verify = settings.ca_bundle

@@ -38,7 +38,6 @@ class SalesforceReader:
     def __init__(self, conn: SalesforceConnection, *, streams: tuple[Stream, ...] | None = None) -> None:
         self.conn = conn
         self._streams = streams if streams is not None else streams_for(Crm.SALESFORCE)
-        self._fields: dict[str, tuple[str, ...]] = {}
 
     @property
     def streams(self) -> tuple[Stream, ...]:
@@ -53,16 +52,15 @@ class SalesforceReader:
         return Quota(used=usage[0], limit=usage[1]) if usage else Quota()
 
     def fields(self, stream: Stream) -> tuple[str, ...]:
-        """The stream's fields, checked once per process against the object's describe."""
-        cached = self._fields.get(stream.name)
-        if cached is None:
+        """The stream's fields, checked against the object's describe (fetched once per connection)."""
+        names = self.conn.described.get(stream.object)
+        if names is None:
             described = self.conn.call(
                 lambda sf: getattr(sf, stream.object).describe(), what=f"describe {stream.object}"
             )
-            names = [str(f["name"]) for f in (described or {}).get("fields") or []]
-            cached = checked_fields(stream.object, stream.properties, names)
-            self._fields[stream.name] = cached
-        return cached
+            names = tuple(str(f["name"]) for f in (described or {}).get("fields") or [])
+            self.conn.described[stream.object] = names
+        return checked_fields(stream.object, stream.properties, names)
 
     def pull(self, stream: Stream, window: Window) -> Iterator[Page]:
         soql = changes_query(stream.object, self.fields(stream), stream.cursor_field, window)

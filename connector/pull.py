@@ -1,0 +1,262 @@
+"""Pull: CRM pages into the mirror, each page committed together with its stream's cursor.
+
+Per stream and cycle: the window is `[watermark - lookback, cycle start]`, fixed before the first
+call; every page is upserted with the position to resume from in ONE transaction, so a kill
+between pages loses nothing and re-reads at most the page in flight (the mirror only versions
+changed content, so a re-read adds no version). When the window is exhausted the watermark
+becomes the largest modification time the CRM reported (server clock, never ours), capped at
+the window's top. Archived sweeps (HubSpot) run at most every `Stream.min_interval`.
+
+Debugging knob: REVOPS_PULL_PAUSE_AFTER_PAGE="N[:seconds]" sleeps after committing the N-th page
+of each stream (default 3600 s) so an operator or a test can kill the process between pages.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from connector import mirror as m
+from connector.crm.clients import HubSpotConnection, SalesforceConnection
+from connector.crm.hubspot import HubSpotReader
+from connector.crm.protocol import CrmReader, Page, ResumeKey, Window, parse_crm_time
+from connector.crm.salesforce import SalesforceReader
+from connector.crm.streams import Stream, get_stream
+from connector.errors import ConfigError, ConnectorError, QuotaExhausted
+
+log = logging.getLogger(__name__)
+
+LOOKBACK = timedelta(minutes=10)
+PAUSE_ENV = "REVOPS_PULL_PAUSE_AFTER_PAGE"
+
+
+def _required_time(value: object) -> datetime:
+    at = parse_crm_time(value)
+    if at is None:
+        raise ValueError("missing timestamp")
+    return at
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat().replace("+00:00", "Z") if at is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """A stream's cursor: the watermark, plus the window in flight when a cycle was interrupted."""
+
+    watermark: datetime | None = None
+    window: Window | None = None
+    max_seen: datetime | None = None
+
+    def encode(self, stream: str) -> m.CursorUpdate:
+        """JSON in `value` (readable in the cursors table); the resume token in `last_id`."""
+        doc: dict[str, Any] = {"watermark": _iso(self.watermark)}
+        if self.window is not None:
+            w = self.window
+            doc["window"] = {"lo": _iso(w.lo), "hi": _iso(w.hi), "at": _iso(w.after.at) if w.after else None}
+            doc["max_seen"] = _iso(self.max_seen)
+        token = self.window.after.token if self.window is not None and self.window.after else None
+        return m.CursorUpdate(stream, json.dumps(doc, separators=(",", ":")), token)
+
+    @classmethod
+    def decode(cls, cursor: m.Cursor | None) -> Position:
+        if cursor is None or not cursor.value:
+            return cls()
+        try:
+            doc = json.loads(cursor.value)
+            watermark = parse_crm_time(doc.get("watermark"))
+            win = doc.get("window")
+            if not win:
+                return cls(watermark)
+            hi = _required_time(win["hi"])
+            after = ResumeKey(cursor.last_id, parse_crm_time(win.get("at"))) if cursor.last_id else None
+            window = Window(parse_crm_time(win.get("lo")), hi, after)
+            return cls(watermark, window, parse_crm_time(doc.get("max_seen")))
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise ConfigError(f"cursors[{cursor.stream}]: unreadable value {cursor.value!r}: {exc}") from exc
+
+
+@dataclass
+class StreamStats:
+    """What pulling one stream did; `api_calls` counts every request, retries included."""
+
+    stream: str
+    pages: int = 0
+    records: int = 0
+    inserted: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    skipped_records: int = 0
+    api_calls: int = 0
+    seconds: float = 0.0
+    resumed: bool = False
+    skipped: bool = False  # archived sweep not due
+    error: str | None = None
+    watermark: datetime | None = None
+    window: Window | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        keep = ("stream", "pages", "records", "inserted", "changed", "unchanged", "skipped_records")
+        out: dict[str, Any] = {k: getattr(self, k) for k in keep}
+        out.update(api_calls=self.api_calls, seconds=round(self.seconds, 3), error=self.error)
+        out.update(resumed=self.resumed, skipped=self.skipped, watermark=_iso(self.watermark))
+        return out
+
+
+def _pause_after() -> tuple[int, float] | None:
+    raw = os.environ.get(PAUSE_ENV)
+    if not raw:
+        return None
+    page, _, seconds = raw.partition(":")
+    return int(page), float(seconds or 3600)
+
+
+def plan_window(stream: Stream, pos: Position, cycle_start: datetime, lookback: timedelta) -> Window | None:
+    """The window this cycle reads, or None when an archived sweep is not due yet."""
+    if pos.window is not None:
+        return pos.window  # finish the interrupted window first, exactly where it stopped
+    if stream.kind == "archived":
+        due = (
+            pos.watermark is None
+            or stream.min_interval is None
+            or cycle_start - pos.watermark >= stream.min_interval
+        )
+        if not due:
+            return None
+    lo = pos.watermark - lookback if pos.watermark is not None else None
+    return Window(lo, cycle_start)
+
+
+def advance(stream: Stream, pos: Position, window: Window, page: Page, max_seen: datetime | None) -> Position:
+    """The position to commit with `page`."""
+    if not page.last:
+        return Position(pos.watermark, replace(window, after=page.after), max_seen)
+    if stream.kind == "archived":
+        return Position(window.hi)  # the sweep saw everything archived before it started
+    if max_seen is None:
+        return Position(pos.watermark)
+    top = min(max_seen, window.hi)
+    return Position(max(top, pos.watermark) if pos.watermark is not None else top)
+
+
+def pull_stream(
+    mirror: m.Mirror,
+    reader: CrmReader,
+    stream: Stream,
+    run_id: int | None,
+    *,
+    cycle_start: datetime,
+    lookback: timedelta = LOOKBACK,
+    stop: threading.Event | None = None,
+) -> StreamStats:
+    """Pull one stream's changes into the mirror, page by page, cursor committed with each page."""
+    stats = StreamStats(stream.name)
+    started, calls0 = time.perf_counter(), reader.api_calls
+    with mirror.reader() as s:
+        pos = Position.decode(m.get_cursor(s, stream.name))
+    window = plan_window(stream, pos, cycle_start, lookback)
+    stats.watermark = pos.watermark
+    if window is None:
+        stats.skipped = True
+        return stats
+    stats.resumed, stats.window = pos.window is not None, window
+    pause = _pause_after()
+    max_seen = pos.max_seen if pos.window is not None else None
+    for page in reader.pull(stream, window):
+        if page.max_seen is not None and (max_seen is None or page.max_seen > max_seen):
+            max_seen = page.max_seen
+        new = advance(stream, pos, window, page, max_seen)
+        with mirror.transaction() as s:
+            result = m.upsert_page(s, run_id, page.records, new.encode(stream.name))
+        stats.pages += 1
+        stats.records += len(page.records)
+        stats.skipped_records += page.skipped
+        stats.inserted += result.inserted
+        stats.changed += result.changed
+        stats.unchanged += result.unchanged
+        stats.watermark = new.watermark
+        if pause is not None and stats.pages == pause[0]:
+            log.warning("%s: pausing %.0fs after page %d (%s)", stream.name, pause[1], stats.pages, PAUSE_ENV)
+            time.sleep(pause[1])
+        if stop is not None and stop.is_set() and not page.last:
+            log.info("%s: stop requested; resuming from the committed cursor next cycle", stream.name)
+            break
+    stats.api_calls = reader.api_calls - calls0
+    stats.seconds = time.perf_counter() - started
+    return stats
+
+
+def pull_cycle(
+    mirror: m.Mirror,
+    readers: Sequence[CrmReader],
+    *,
+    now: datetime,
+    streams: Iterable[str] | None = None,
+    lookback: timedelta = LOOKBACK,
+    run_id: int | None = None,
+    stop: threading.Event | None = None,
+) -> list[StreamStats]:
+    """Pull every (or the named) stream of the given readers; one stream's failure does not stop
+    the others, except that an exhausted quota skips the rest of that CRM. Errors are re-raised
+    after the other streams are done, so the caller sees the cycle failed."""
+    wanted = {get_stream(n).name for n in streams} if streams is not None else None
+    out: list[StreamStats] = []
+    first_error: ConnectorError | None = None
+    for reader in readers:
+        for stream in reader.streams:
+            if wanted is not None and stream.name not in wanted:
+                continue
+            calls0 = reader.api_calls
+            try:
+                out.append(
+                    pull_stream(mirror, reader, stream, run_id, cycle_start=now, lookback=lookback, stop=stop)
+                )
+            except ConfigError:
+                raise
+            except ConnectorError as exc:
+                log.warning("%s: pull failed, cursor kept at its last committed page: %s", stream.name, exc)
+                out.append(StreamStats(stream.name, error=str(exc), api_calls=reader.api_calls - calls0))
+                first_error = first_error or exc
+                if isinstance(exc, QuotaExhausted):
+                    break
+    if first_error is not None:
+        raise first_error
+    return out
+
+
+def readers_for(
+    hubspot: HubSpotConnection | None, salesforce: SalesforceConnection | None
+) -> list[CrmReader]:
+    """A reader per configured connection (HubSpot first: its search budget is the tighter one)."""
+    readers: list[CrmReader] = []
+    if hubspot is not None:
+        readers.append(HubSpotReader(hubspot))
+    if salesforce is not None:
+        readers.append(SalesforceReader(salesforce))
+    return readers
+
+
+def pull_all(
+    clients: Any,
+    mirror: m.Mirror,
+    *,
+    now: datetime,
+    stop: threading.Event | None = None,
+    lookback: timedelta = LOOKBACK,
+    on_stats: Callable[[list[StreamStats]], None] | None = None,
+) -> dict[str, int]:
+    """The sync cycle's pull phase: `clients` has `.hubspot` / `.salesforce` connections (or None).
+    Returns records pulled per stream."""
+    readers = readers_for(clients.hubspot, clients.salesforce)
+    stats = pull_cycle(mirror, readers, now=now, lookback=lookback, stop=stop)
+    if on_stats is not None:
+        on_stats(stats)
+    return {s.stream: s.records for s in stats}
