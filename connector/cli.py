@@ -34,3 +34,9 @@ def main() -> None:
 
 
 # Area command modules: each exposes `register(app)`. One line per area; keep them sorted.
+from connector.rules.cli import register as _register_rules  # noqa: E402
+
+_register_rules(app)
+from connector import pull_cli  # noqa: E402
+
+pull_cli.register(app)
