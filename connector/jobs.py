@@ -16,13 +16,13 @@ from typing import Annotated, Any, Literal
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from connector.crm.streams import STREAMS, get_stream
 from connector.model import Crm
 from connector.rules.yamlsafe import Document, Mark, YamlError, read
 
 INTERVAL_PATTERN = r"^[0-9]{1,6}(s|m|h|d)$"
 Interval = Annotated[str, Field(pattern=INTERVAL_PATTERN, description="e.g. 30s, 5m, 1h, 1d")]
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-STREAM_PATTERN = r"^(hubspot|salesforce)\.[A-Za-z_]+$"
 
 
 def parse_interval(text: str) -> timedelta:
@@ -42,7 +42,7 @@ class Job(_Model):
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")
     description: str = ""
-    streams: tuple[Annotated[str, Field(pattern=STREAM_PATTERN)], ...] = Field(min_length=1)
+    streams: tuple[str, ...] = Field(min_length=1)
     every: Interval | None = None
     cron: str | None = None
     mappings: tuple[str, ...] = Field(min_length=1)
@@ -50,6 +50,15 @@ class Job(_Model):
     push: bool = True
     misfire_grace_time: Interval = "60s"
     timezone: Literal["UTC"] = "UTC"
+
+    @field_validator("streams")
+    @classmethod
+    def _known_streams(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        known = [s.name for s in STREAMS]
+        unknown = [name for name in value if name not in known]
+        if unknown:
+            raise ValueError(f"unknown stream(s) {', '.join(unknown)}; known: {', '.join(known)}")
+        return value
 
     @field_validator("cron")
     @classmethod
@@ -66,7 +75,7 @@ class Job(_Model):
         if (self.every is None) == (self.cron is None):
             raise ValueError("give exactly one of 'every' (e.g. 5m) or 'cron' (e.g. '*/5 * * * *')")
         for stream in self.streams:
-            if Crm(stream.split(".", 1)[0]) not in self.crms:
+            if get_stream(stream).crm not in self.crms:
                 raise ValueError(f"stream {stream!r} belongs to a CRM not listed in 'crms'")
         return self
 

@@ -35,7 +35,12 @@ jobs:
         ("every: 5m", "every: 5x", "5:12", "pattern"),
         ("every: 5m", 'cron: "99 * * * *"', "5:11", "crontab"),
         ("every: 5m", "every: 5m\n    cron: '* * * * *'", "3:5", "exactly one"),
-        ("salesforce.leads]", "salesforce.leads, pipedrive.people]", "4:51", "pattern"),
+        (
+            "salesforce.leads]",
+            "salesforce.leads, pipedrive.people]",
+            "4:14",
+            "unknown stream(s) pipedrive.people",
+        ),
         ("mappings: [m.yaml]", "mappings: [m.yaml]\n    bogus: true", "7:12", "Extra inputs"),
         ("mappings: [m.yaml]", "mappings: [m.yaml]\n    crms: [hubspot]", "3:5", "not listed in 'crms'"),
         ("mappings: [m.yaml]", "mappings: [missing.yaml]", "6:16", "not found"),

@@ -1,0 +1,126 @@
+"""`revops-sync serve` assembled: settings -> lease -> mirror -> jobs -> scheduler + health endpoint.
+
+The daemon keeps one set of CRM connections for its whole life (tokens and connection pools are
+reused across cycles) and one `MappingHolder` per job, so each job's mapping hot-reloads on its
+own. A job's `crms` narrows the connections it is given: a CRM left out is neither pulled nor
+pushed (that is `connector.sync.Clients`' contract).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping as MappingT
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from connector import mirror as m
+from connector import rules
+from connector.config import Settings
+from connector.daemon.health import Health, HealthServer, Metrics
+from connector.daemon.lease import Lease
+from connector.daemon.reload import MappingHolder
+from connector.daemon.scheduler import CycleFigures, Daemon
+from connector.jobs import Job, JobsFile
+from connector.model import Crm
+from connector.sync import Clients, CycleReport, run_cycle
+
+log = logging.getLogger(__name__)
+
+
+def load_rules(paths: Sequence[Path]) -> rules.Mapping:
+    """The mapping loader the holders use (every problem at once, with its place)."""
+    return rules.load_mapping(*paths)
+
+
+def figures_from(report: CycleReport, clients: Clients, before: MappingT[str, int]) -> CycleFigures:
+    """A sync report in the daemon's metric shape; API calls as this cycle's delta."""
+    quota: dict[str, float] = {}
+    if clients.salesforce is not None and clients.salesforce.api_usage is not None:
+        used, total = clients.salesforce.api_usage
+        quota[Crm.SALESFORCE.value] = total - used
+    return CycleFigures(
+        records_pulled=report.records_pulled,
+        decisions=dict(report.decisions),
+        writes=report.writes,
+        errors={"dead_letter": report.dead} if report.dead else {},
+        api_calls={crm: n - before.get(crm, 0) for crm, n in report.api_calls.items()},
+        quota_remaining=quota,
+        mapping_version=report.mapping_version,
+    )
+
+
+def for_job(clients: Clients, job: Job) -> Clients:
+    """The connections a job may use: only the CRMs it names."""
+    return Clients(
+        hubspot=clients.hubspot if Crm.HUBSPOT in job.crms else None,
+        salesforce=clients.salesforce if Crm.SALESFORCE in job.crms else None,
+    )
+
+
+@dataclass
+class CycleRunner:
+    """The daemon's cycle function: the job's current good mapping, its CRMs, one `run_cycle`."""
+
+    mirror: m.Mirror
+    clients: Clients
+    metrics: Metrics
+    base: Path
+
+    def __post_init__(self) -> None:
+        self.holders: dict[str, MappingHolder[rules.Mapping]] = {}
+
+    def holder(self, job: Job) -> MappingHolder[rules.Mapping]:
+        if job.id not in self.holders:
+            self.holders[job.id] = MappingHolder(
+                [self.base / p for p in job.mappings],
+                load_rules,
+                (rules.MappingError,),
+                lambda outcome: self.metrics.inc("revops_sync_mapping_reloads_total", outcome=outcome),
+            )
+        return self.holders[job.id]
+
+    def __call__(self, job: Job, stop: threading.Event) -> CycleFigures:
+        mapping = self.holder(job).current()
+        clients = for_job(self.clients, job)
+        before = clients.api_calls()
+        report = run_cycle(clients, self.mirror, mapping, push=job.push, stop=stop)
+        log.info("job %s: %s", job.id, report.summary().replace("\n", "; "))
+        figures = figures_from(report, clients, before)
+        figures.stopped_early = stop.is_set()
+        return figures
+
+
+def serve(
+    settings: Settings,
+    jobs: JobsFile,
+    *,
+    base: Path,
+    wait: bool = False,
+    health_host: str = "127.0.0.1",
+    health_port: int = 9464,
+    max_cycles: int | None = None,
+) -> int:
+    """Run the daemon until SIGTERM/SIGINT (or `max_cycles`); returns the process exit code."""
+    lease = Lease(settings.database_url, wait=wait)
+    if wait:
+        log.info("waiting for the lease on %s", lease.path)
+    lease.acquire()
+    log.info("holding the lease %s (one daemon per database)", lease.path)
+    mirror = m.open_mirror(settings.database_url)
+    metrics = Metrics()
+    shortest = min((j.interval.total_seconds() for j in jobs.jobs if j.interval), default=3600.0)
+    health = Health(stale_after=max(300.0, shortest * 3))
+    runner = CycleRunner(mirror, Clients.from_settings(settings), metrics, base)
+    for job in jobs.jobs:  # refuse to start on a bad mapping: there is no last good one yet
+        health.mapping_version = runner.holder(job).current().version
+    server = HealthServer(metrics, health, host=health_host, port=health_port).start()
+    log.info("health on %s/healthz, metrics on %s/metrics", server.url, server.url)
+    try:
+        Daemon(jobs, runner, metrics=metrics, health=health).run_forever(max_cycles=max_cycles)
+    finally:
+        server.stop()
+        mirror.close()
+        lease.release()
+    return 0
