@@ -1,0 +1,103 @@
+"""The operator table: each mapping condition compiles once, at load, into a plain closure.
+
+A closure takes (facts, now) and returns a bool; facts maps canonical field names to typed
+values (absent = missing). Nothing is evaluated as Python source: the YAML picks an operator
+from this fixed table and supplies literal operands.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from connector.rules.schema import All, AnyOf, Condition, Leaf, Not
+
+Facts = Mapping[str, Any]
+Check = Callable[[Facts, datetime], bool]
+MAX_MATCH_INPUT = 1000  # bounded regex input: long free text is cut before matching
+
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def duration(text: str) -> timedelta:
+    """'30d' -> 30 days (the schema guarantees the shape)."""
+    return timedelta(**{_UNITS[text[-1]]: int(text[:-1])})
+
+
+def _leaf(leaf: Leaf) -> Check:
+    f = leaf.field
+    ((op, x),) = leaf.operators().items()
+    if op == "eq":
+        return lambda v, _n: v.get(f) == x
+    if op == "ne":
+        return lambda v, _n: v.get(f) != x
+    if op in {"in", "not_in"}:
+        allowed = frozenset(x)
+        if op == "in":
+            return lambda v, _n: v.get(f) in allowed
+        return lambda v, _n: v.get(f) not in allowed
+    if op in {"gt", "gte", "lt", "lte", "between"}:
+        return _compare(f, op, x)
+    if op == "exists":
+        return lambda v, _n: v.get(f) is not None
+    if op == "missing":
+        return lambda v, _n: v.get(f) is None
+    if op == "contains":
+        return lambda v, _n: (got := v.get(f)) is not None and x in got
+    if op == "matches":
+        search = re.compile(x).search
+        return lambda v, _n: isinstance(got := v.get(f), str) and search(got[:MAX_MATCH_INPUT]) is not None
+    span = duration(x)
+    if op == "older_than":
+        return lambda v, n: (got := v.get(f)) is not None and got <= n - span
+    return lambda v, n: (got := v.get(f)) is not None and got > n - span
+
+
+def _compare(f: str, op: str, x: Any) -> Check:
+    if op == "between":
+        lo, hi = x
+        return lambda v, _n: (got := v.get(f)) is not None and lo <= got <= hi
+    if op == "gt":
+        return lambda v, _n: (got := v.get(f)) is not None and got > x
+    if op == "gte":
+        return lambda v, _n: (got := v.get(f)) is not None and got >= x
+    if op == "lt":
+        return lambda v, _n: (got := v.get(f)) is not None and got < x
+    return lambda v, _n: (got := v.get(f)) is not None and got <= x
+
+
+def compile_condition(cond: Condition) -> Check:
+    """Compile a condition tree into one closure."""
+    if isinstance(cond, Leaf):
+        return _leaf(cond)
+    if isinstance(cond, All):
+        parts = tuple(compile_condition(c) for c in cond.all)
+        return lambda v, n: all(p(v, n) for p in parts)
+    if isinstance(cond, AnyOf):
+        parts = tuple(compile_condition(c) for c in cond.any)
+        return lambda v, n: any(p(v, n) for p in parts)
+    if isinstance(cond, Not):
+        inner = compile_condition(cond.not_)
+        return lambda v, n: not inner(v, n)
+    need, parts = cond.at_least, tuple(compile_condition(c) for c in cond.of)
+    return lambda v, n: sum(1 for p in parts if p(v, n)) >= need
+
+
+def fields_read(cond: Condition | None) -> tuple[str, ...]:
+    """The canonical fields a condition reads, in first-use order (recorded as its inputs)."""
+    if cond is None:
+        return ()
+    if isinstance(cond, Leaf):
+        return (cond.field,)
+    children: list[Condition]
+    if isinstance(cond, All):
+        children = cond.all
+    elif isinstance(cond, AnyOf):
+        children = cond.any
+    elif isinstance(cond, Not):
+        children = [cond.not_]
+    else:
+        children = cond.of
+    return tuple(dict.fromkeys(f for c in children for f in fields_read(c)))

@@ -1,0 +1,273 @@
+"""The pure rules engine: evaluate(person, history, mapping, now) -> decisions with reasons.
+
+Order of judgement, highest priority first: churn rules (the only way a customer leaves the
+ladder), forward moves (rules and CRM stage values, highest stage wins), recycle rules (the only
+other backward moves), then SLA tasks. At most one transition per evaluation; a stage already
+reflected by the canonical stage decides nothing (echo suppression). No I/O, no clock: `now` is
+an argument, so the same input always gives the same output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from connector.model import (
+    LADDER,
+    Decision,
+    InputValue,
+    Person,
+    Provenance,
+    Skipped,
+    Stage,
+    StageChange,
+    StageTransition,
+    TargetRef,
+    TaskDecision,
+)
+from connector.rules.compiled import Mapping, TimedRule, rank
+from connector.rules.facts import Evidence, PersonFacts, deals_for, gather
+from connector.rules.fields import input_value
+
+
+def entered_at(history: Iterable[StageChange], stage: Stage | None) -> datetime | None:
+    """When the person last entered `stage` (the latest matching history entry)."""
+    latest: datetime | None = None
+    for change in history:
+        if change.stage == stage and (latest is None or change.at > latest):
+            latest = change.at
+    return latest
+
+
+def _digest(*parts: object) -> str:
+    return hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()[:32]
+
+
+def task_key(decision: TaskDecision) -> str:
+    """Idempotency key of a task: one per person, rule and occurrence (the timer's anchor)."""
+    return _digest("task", decision.why.rule_id, decision.person_id, decision.why.inputs.get("anchor_at"))
+
+
+def transition_key(decision: StageTransition) -> str:
+    """Idempotency key of a transition: person, move, rule and when the old stage was entered."""
+    return _digest(
+        "transition",
+        decision.person_id,
+        decision.from_stage,
+        decision.to_stage,
+        decision.why.rule_id,
+        decision.why.inputs.get("from_entered_at"),
+    )
+
+
+class _Run:
+    """One evaluation's working state (kept off the public surface)."""
+
+    def __init__(
+        self, person: Person, history: tuple[StageChange, ...], mapping: Mapping, now: datetime
+    ) -> None:
+        self.person, self.mapping, self.now = person, mapping, now
+        self.current = person.stage
+        self.entered = entered_at(history, self.current)
+        self.facts: PersonFacts = gather(person, mapping)
+        values = self.facts.values
+        if self.current is not None:
+            values["stage"] = self.current.value
+        if self.entered is not None:
+            values["stage_entered_at"] = self.entered
+        self.out: list[Decision] = []
+
+    def why(self, rule_id: str, reads: Iterable[str], **extra: Any) -> Provenance:
+        values = self.facts.values
+        inputs: dict[str, InputValue] = {f: input_value(values.get(f)) for f in reads}
+        inputs["stage"] = self.current.value if self.current else None
+        inputs["from_entered_at"] = input_value(self.entered)
+        inputs.update({k: input_value(v) for k, v in extra.items()})
+        return Provenance(rule_id, self.mapping.version, inputs, self.now)
+
+    def readable(self, rule_id: str, reads: Iterable[str]) -> bool:
+        """False (and a Skipped decision) when a rule would read a value the CRM sent malformed."""
+        for f in reads:
+            bad = self.facts.invalid.get(f)
+            if bad is not None:
+                self.out.append(
+                    Skipped(
+                        self.person.person_id,
+                        f"rule {rule_id} not judged: {f} {bad.reason}",
+                        bad.record,
+                        f,
+                        self.why(rule_id, (), raw=bad.raw),
+                    )
+                )
+                return False
+        return True
+
+    def transition(self, to: Stage, why: Provenance) -> None:
+        self.out.append(StageTransition(self.person.person_id, self.current, to, why))
+
+    # -- forward -------------------------------------------------------------------------------
+    def best_evidence(self) -> Evidence | None:
+        fresh = [
+            e
+            for e in self.facts.evidence
+            if e.stage in LADDER
+            and (
+                self.current in LADDER
+                or self.current is None
+                or (self.entered is not None and e.modified_at > self.entered)
+            )
+        ]
+        if not fresh:
+            return None
+        if self.mapping.stage_mode == "precedence":
+            for crm in self.mapping.order_for(fresh[0].field):
+                mine = [e for e in fresh if e.crm == crm]
+                if mine:
+                    fresh = mine
+                    break
+        return max(fresh, key=lambda e: (rank(e.stage), e.crm != self.mapping.default_precedence[0]))
+
+    def advance(self) -> bool:
+        current_rank = rank(self.current)
+        evidence = self.best_evidence()
+        best_rank = rank(evidence.stage) if evidence else current_rank
+        for rule in self.mapping.advance:
+            if rule.rank <= max(best_rank, current_rank):
+                break  # sorted by target: nothing further can win
+            if (
+                rule.applies(self.current)
+                and self.readable(rule.id, rule.reads)
+                and rule.check(self.facts.values, self.now)
+            ):
+                self.transition(rule.to, self.why(rule.id, rule.reads))
+                return True
+        if evidence is not None and rank(evidence.stage) > current_rank:
+            self.transition(
+                evidence.stage,
+                self.why(
+                    f"value-map:{evidence.field}",
+                    (),
+                    crm=evidence.crm.value,
+                    record=evidence.record.record_id,
+                    value=evidence.raw,
+                ),
+            )
+            return True
+        return False
+
+    # -- timed rules (recycle, churn, SLA) -------------------------------------------------------
+    def due(self, rule: TimedRule) -> datetime | None:
+        """The anchor if the rule's timer has run out and its condition holds, else None."""
+        if self.current not in rule.from_:
+            return None
+        reads = (
+            *rule.reads,
+            *((rule.since,) if rule.since else ()),
+            *((rule.satisfied_by,) if rule.satisfied_by else ()),
+        )
+        if not self.readable(rule.id, reads):
+            return None
+        values = self.facts.values
+        anchor = self.entered if rule.since is None else values.get(rule.since)
+        if anchor is None or self.now - anchor < rule.after:
+            return None
+        if rule.satisfied_by is not None:
+            done = values.get(rule.satisfied_by)
+            if done is not None and done >= anchor:
+                return None
+        if rule.check is not None and not rule.check(values, self.now):
+            return None
+        return anchor
+
+    def timed(self, rules: tuple[TimedRule, ...]) -> bool:
+        for rule in rules:
+            anchor = self.due(rule)
+            if anchor is None:
+                continue
+            why = self.why(rule.id, rule.reads, anchor_at=anchor)
+            if rule.to is not None:
+                self.transition(rule.to, why)
+            self.task(rule, why)
+            return True
+        return False
+
+    def task(self, rule: TimedRule, why: Provenance) -> None:
+        spec = rule.task
+        if spec is None:
+            return
+        person = self.person
+        crms = {r.crm for r in self.facts.records}
+        crm = next((c for c in spec.crm if c in crms), None)
+        if crm is None:
+            self.out.append(
+                Skipped(
+                    person.person_id,
+                    f"rule {rule.id}: no record in {[c.value for c in spec.crm]}",
+                    None,
+                    None,
+                    why,
+                )
+            )
+            return
+        records = [r for r in self.facts.records if r.crm == crm]
+        owner = next(
+            (
+                o
+                for r in records
+                if (o := r.properties.get(self.mapping.owner_props.get((crm, r.object_type), "")))
+            ),
+            None,
+        )
+        targets = tuple(TargetRef(r.crm, r.object_type, r.record_id) for r in records)
+        words = {
+            "email": person.email or "",
+            "stage": self.current.value if self.current else "",
+            "rule": rule.id,
+        }
+        decision = TaskDecision(
+            person.person_id,
+            crm,
+            spec.subject.safe_substitute(words),
+            spec.body.safe_substitute(words),
+            self.now + spec.due_in,
+            spec.priority,
+            owner,
+            targets + deals_for(person, self.mapping, crm, spec.deals),
+            why,
+        )
+        if task_key(decision) not in person.open_tasks:
+            self.out.append(decision)
+
+
+def evaluate(
+    person: Person, history: Iterable[StageChange], mapping: Mapping, now: datetime
+) -> tuple[Decision, ...]:
+    """All decisions for one person at `now`: at most one transition, tasks, and skipped reads."""
+    run = _Run(person, tuple(history), mapping, now)
+    for bad in run.facts.unknown:
+        run.out.append(
+            Skipped(
+                person.person_id,
+                bad.reason,
+                bad.record,
+                bad.field,
+                run.why(f"value-map:{bad.field}", (), raw=bad.raw),
+            )
+        )
+    if not run.timed(mapping.churn) and not run.advance() and not run.timed(mapping.recycle):
+        run.timed(mapping.tasks)
+    return tuple(run.out)
+
+
+def canonical_stage_of(record: Any, mapping: Mapping) -> Stage | None:
+    """The canonical stage one record's own stage fields show (highest if several), or None."""
+    best: Stage | None = None
+    for src in mapping.sources.get((record.crm, record.object_type), ()):
+        if src.kind != "stage" or src.values is None:
+            continue
+        value = src.values.get(record.properties.get(src.prop) or "")
+        if value is not None and (best is None or rank(Stage(value)) > rank(best)):
+            best = Stage(value)
+    return best
