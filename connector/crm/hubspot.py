@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connector.crm.clients import HubSpotConnection
@@ -28,8 +28,12 @@ LIST_PAGE = 100  # the list maximum (facts §1, PAGE_MAX_SIZE)
 ASSOC_BATCH = 1000  # v4 associations batch read maximum (reliability §1)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def _ms(at: datetime) -> str:
-    return str(int(at.timestamp() * 1000))
+    """Epoch milliseconds, exactly (float timestamps can drop the last millisecond)."""
+    return str((at - _EPOCH) // timedelta(milliseconds=1))
 
 
 def search_body(stream: Stream, window: Window, after_id: str | None, limit: int) -> dict[str, Any]:
