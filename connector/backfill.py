@@ -14,17 +14,19 @@ from datetime import datetime
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from connector import mirror as m
 from connector.crm.protocol import CrmReader, Window
 from connector.crm.streams import get_stream
 from connector.errors import ConfigError
+from connector.mirror.db import Mirror
+from connector.mirror.records import upsert_page
+from connector.mirror.runs import finish_run, start_run
 from connector.pull import StreamStats
 
 log = logging.getLogger(__name__)
 
 
 def backfill(
-    mirror: m.Mirror,
+    mirror: Mirror,
     readers: Sequence[CrmReader],
     *,
     since: datetime,
@@ -43,7 +45,7 @@ def backfill(
         have = {s.name for _, s in chosen}
         raise ConfigError(f"backfill: no configured CRM for stream(s) {', '.join(sorted(wanted - have))}")
     with mirror.transaction() as s:
-        run_id = m.start_run(s, "backfill")
+        run_id = start_run(s, "backfill")
     out: list[StreamStats] = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     status, error = "ok", None
@@ -55,7 +57,7 @@ def backfill(
                 calls0 = reader.api_calls
                 for page in reader.pull(stream, Window(since, until)):
                     with mirror.transaction() as s:
-                        result = m.upsert_page(s, run_id, page.records, None)
+                        result = upsert_page(s, run_id, page.records, None)
                     stats.pages += 1
                     stats.records += len(page.records)
                     stats.inserted += result.inserted
@@ -71,5 +73,5 @@ def backfill(
         raise
     finally:
         with mirror.transaction() as s:
-            m.finish_run(s, run_id, status, {"streams": [st.as_dict() for st in out]}, error)
+            finish_run(s, run_id, status, {"streams": [st.as_dict() for st in out]}, error)
     return out

@@ -23,13 +23,15 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from connector import mirror as m
 from connector.crm.clients import HubSpotConnection, SalesforceConnection
 from connector.crm.hubspot import HubSpotReader
 from connector.crm.protocol import CrmReader, Page, ResumeKey, Window, parse_crm_time
 from connector.crm.salesforce import SalesforceReader
 from connector.crm.streams import Stream, get_stream
 from connector.errors import ConfigError, ConnectorError, QuotaExhausted
+from connector.mirror.cursors import Cursor, get_cursor
+from connector.mirror.db import Mirror
+from connector.mirror.records import CursorUpdate, upsert_page
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +58,7 @@ class Position:
     window: Window | None = None
     max_seen: datetime | None = None
 
-    def encode(self, stream: str) -> m.CursorUpdate:
+    def encode(self, stream: str) -> CursorUpdate:
         """JSON in `value` (readable in the cursors table); the resume token in `last_id`."""
         doc: dict[str, Any] = {"watermark": _iso(self.watermark)}
         if self.window is not None:
@@ -64,10 +66,10 @@ class Position:
             doc["window"] = {"lo": _iso(w.lo), "hi": _iso(w.hi), "at": _iso(w.after.at) if w.after else None}
             doc["max_seen"] = _iso(self.max_seen)
         token = self.window.after.token if self.window is not None and self.window.after else None
-        return m.CursorUpdate(stream, json.dumps(doc, separators=(",", ":")), token)
+        return CursorUpdate(stream, json.dumps(doc, separators=(",", ":")), token)
 
     @classmethod
-    def decode(cls, cursor: m.Cursor | None) -> Position:
+    def decode(cls, cursor: Cursor | None) -> Position:
         if cursor is None or not cursor.value:
             return cls()
         try:
@@ -148,7 +150,7 @@ def advance(stream: Stream, pos: Position, window: Window, page: Page, max_seen:
 
 
 def pull_stream(
-    mirror: m.Mirror,
+    mirror: Mirror,
     reader: CrmReader,
     stream: Stream,
     run_id: int | None,
@@ -161,7 +163,7 @@ def pull_stream(
     stats = StreamStats(stream.name)
     started, calls0 = time.perf_counter(), reader.api_calls
     with mirror.reader() as s:
-        pos = Position.decode(m.get_cursor(s, stream.name))
+        pos = Position.decode(get_cursor(s, stream.name))
     window = plan_window(stream, pos, cycle_start, lookback)
     stats.watermark = pos.watermark
     if window is None:
@@ -175,7 +177,7 @@ def pull_stream(
             max_seen = page.max_seen
         new = advance(stream, pos, window, page, max_seen)
         with mirror.transaction() as s:
-            result = m.upsert_page(s, run_id, page.records, new.encode(stream.name))
+            result = upsert_page(s, run_id, page.records, new.encode(stream.name))
         stats.pages += 1
         stats.records += len(page.records)
         stats.skipped_records += page.skipped
@@ -195,7 +197,7 @@ def pull_stream(
 
 
 def pull_cycle(
-    mirror: m.Mirror,
+    mirror: Mirror,
     readers: Sequence[CrmReader],
     *,
     now: datetime,
@@ -246,7 +248,7 @@ def readers_for(
 
 def pull_all(
     clients: Any,
-    mirror: m.Mirror,
+    mirror: Mirror,
     *,
     now: datetime,
     stop: threading.Event | None = None,

@@ -13,7 +13,7 @@ from connector.config import Settings
 
 if TYPE_CHECKING:
     from connector.crm.protocol import CrmReader
-    from connector.mirror import Mirror
+    from connector.mirror.db import Mirror
     from connector.pull import StreamStats
 
 DbOption = Annotated[
@@ -28,7 +28,7 @@ _DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ"]
 
 def _open(db: str | None) -> tuple[Mirror, list[CrmReader]]:
     from connector.crm.clients import HubSpotConnection, SalesforceConnection  # noqa: PLC0415
-    from connector.mirror import open_mirror  # noqa: PLC0415
+    from connector.mirror.db import open_mirror  # noqa: PLC0415
     from connector.pull import readers_for  # noqa: PLC0415
 
     settings = Settings.from_env()
