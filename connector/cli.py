@@ -40,3 +40,6 @@ _register_rules(app)
 from connector import pull_cli  # noqa: E402
 
 pull_cli.register(app)
+from connector import app_cli  # noqa: E402
+
+app_cli.register(app)

@@ -16,22 +16,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from connector import mirror as m
-from connector import rules
 from connector.config import Settings
 from connector.daemon.health import Health, HealthServer, Metrics
 from connector.daemon.lease import Lease
+from connector.daemon.progress import job_pull
 from connector.daemon.reload import MappingHolder
 from connector.daemon.scheduler import CycleFigures, Daemon
 from connector.jobs import Job, JobsFile
 from connector.model import Crm
+from connector.rules.compiled import Mapping
+from connector.rules.loader import MappingError, load_mapping
 from connector.sync import Clients, CycleReport, run_cycle
 
 log = logging.getLogger(__name__)
 
 
-def load_rules(paths: Sequence[Path]) -> rules.Mapping:
+def load_rules(paths: Sequence[Path]) -> Mapping:
     """The mapping loader the holders use (every problem at once, with its place)."""
-    return rules.load_mapping(*paths)
+    return load_mapping(*paths)
 
 
 def figures_from(report: CycleReport, clients: Clients, before: MappingT[str, int]) -> CycleFigures:
@@ -69,14 +71,14 @@ class CycleRunner:
     base: Path
 
     def __post_init__(self) -> None:
-        self.holders: dict[str, MappingHolder[rules.Mapping]] = {}
+        self.holders: dict[str, MappingHolder[Mapping]] = {}
 
-    def holder(self, job: Job) -> MappingHolder[rules.Mapping]:
+    def holder(self, job: Job) -> MappingHolder[Mapping]:
         if job.id not in self.holders:
             self.holders[job.id] = MappingHolder(
                 [self.base / p for p in job.mappings],
                 load_rules,
-                (rules.MappingError,),
+                (MappingError,),
                 lambda outcome: self.metrics.inc("revops_sync_mapping_reloads_total", outcome=outcome),
             )
         return self.holders[job.id]
@@ -85,7 +87,9 @@ class CycleRunner:
         mapping = self.holder(job).current()
         clients = for_job(self.clients, job)
         before = clients.api_calls()
-        report = run_cycle(clients, self.mirror, mapping, push=job.push, stop=stop)
+        report = run_cycle(
+            clients, self.mirror, mapping, push=job.push, stop=stop, pull_fn=job_pull(job.streams)
+        )
         log.info("job %s: %s", job.id, report.summary().replace("\n", "; "))
         figures = figures_from(report, clients, before)
         figures.stopped_early = stop.is_set()
