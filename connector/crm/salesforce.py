@@ -60,7 +60,7 @@ class SalesforceReader:
             )
             names = tuple(str(f["name"]) for f in (described or {}).get("fields") or [])
             self.conn.described[stream.object] = names
-        return checked_fields(stream.object, stream.properties, names)
+        return checked_fields(stream.object, stream.properties, names, stream.optional)
 
     def pull(self, stream: Stream, window: Window) -> Iterator[Page]:
         soql = changes_query(stream.object, self.fields(stream), stream.cursor_field, window)

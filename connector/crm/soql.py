@@ -30,16 +30,21 @@ def soql_datetime(at: datetime) -> str:
     return utc.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def checked_fields(sobject: str, wanted: Iterable[str], described: Iterable[str]) -> tuple[str, ...]:
-    """`wanted`, each proven to be a field of `sobject`; a ConfigError names every stranger at once."""
+def checked_fields(
+    sobject: str, wanted: Iterable[str], described: Iterable[str], optional: Iterable[str] = ()
+) -> tuple[str, ...]:
+    """`wanted` (each must exist) plus those `optional` fields the org has, spelled as describe
+    spells them; a ConfigError names every missing required field at once."""
     if not _IDENT.fullmatch(sobject):
         raise ConfigError(f"not a Salesforce object name: {sobject!r}")
-    known = {f.lower(): f for f in described}
+    known = {f.lower(): f for f in described if _IDENT.fullmatch(f)}
     fields = tuple(wanted)
-    missing = [f for f in fields if not _IDENT.fullmatch(f) or f.lower() not in known]
+    missing = [f for f in fields if f.lower() not in known]
     if missing:
         raise ConfigError(f"{sobject}: fields not in describe: {', '.join(missing)}")
-    return tuple(known[f.lower()] for f in fields)
+    chosen = [known[f.lower()] for f in fields]
+    chosen += [known[f.lower()] for f in optional if f.lower() in known and known[f.lower()] not in chosen]
+    return tuple(chosen)
 
 
 def changes_query(sobject: str, fields: tuple[str, ...], cursor_field: str, window: Window) -> str:

@@ -44,6 +44,8 @@ class Stream:
     properties: tuple[str, ...]
     associations: tuple[str, ...] = ()  # other object types to attach to each record
     kind: Literal["changes", "archived"] = "changes"
+    # pulled only where the CRM has them (Salesforce: checked against describe); `properties` are required
+    optional: tuple[str, ...] = ()
     min_interval: timedelta | None = None  # archived sweeps: skip if the last one is fresher
 
 
@@ -56,6 +58,10 @@ HS_CONTACT_PROPS = (
     "lifecyclestage",
     "hs_lead_status",
     "hubspot_owner_id",
+    "hubspotscore",
+    "numemployees",
+    "country",
+    "notes_last_contacted",
     "hs_object_id",
     "createdate",
     "lastmodifieddate",
@@ -78,6 +84,19 @@ HS_DEAL_PROPS = (
     *(f"hs_v2_date_entered_{s}" for s in _HS_DEAL_STAGES),
 )
 _SF_COMMON = ("Id", "IsDeleted", "SystemModstamp", "CreatedDate", "LastModifiedDate", "OwnerId")
+_SF_PERSON = ("FirstName", "LastName", "Email", "Title")
+# Selected when the org's describe has them (custom fields differ per org; MasterRecordId marks merges).
+_SF_PERSON_OPTIONAL = (
+    "LeadSource",
+    "MasterRecordId",
+    "LastActivityDate",
+    "Lead_Score__c",
+    "Lifecycle_Stage__c",
+    "Budget_Confirmed__c",
+    "Authority_Confirmed__c",
+    "Need_Confirmed__c",
+    "Timeline_Confirmed__c",
+)
 
 STREAMS: tuple[Stream, ...] = (
     Stream("hubspot.contacts", Crm.HUBSPOT, "contacts", "lastmodifieddate", HS_CONTACT_PROPS),
@@ -114,52 +133,41 @@ STREAMS: tuple[Stream, ...] = (
         "SystemModstamp",
         (
             *_SF_COMMON,
-            "FirstName",
-            "LastName",
-            "Email",
+            *_SF_PERSON,
             "Company",
-            "Title",
             "Status",
-            "LeadSource",
             "IsConverted",
             "ConvertedContactId",
             "ConvertedAccountId",
             "ConvertedOpportunityId",
             "ConvertedDate",
-            "MasterRecordId",
         ),
+        optional=(*_SF_PERSON_OPTIONAL, "NumberOfEmployees", "Country", "Rating"),
     ),
     Stream(
         "salesforce.contacts",
         Crm.SALESFORCE,
         "Contact",
         "SystemModstamp",
-        (*_SF_COMMON, "FirstName", "LastName", "Email", "Title", "AccountId", "MasterRecordId"),
+        (*_SF_COMMON, *_SF_PERSON, "AccountId"),
+        optional=(*_SF_PERSON_OPTIONAL, "MailingCountry"),
     ),
     Stream(
         "salesforce.accounts",
         Crm.SALESFORCE,
         "Account",
         "SystemModstamp",
-        (*_SF_COMMON, "Name", "Website", "Industry", "NumberOfEmployees", "MasterRecordId"),
+        (*_SF_COMMON, "Name"),
+        optional=("Website", "Industry", "NumberOfEmployees", "Region__c", "MasterRecordId"),
     ),
     Stream(
         "salesforce.opportunities",
         Crm.SALESFORCE,
         "Opportunity",
         "SystemModstamp",
-        (
-            *_SF_COMMON,
-            "Name",
-            "AccountId",
-            "ContactId",
-            "StageName",
-            "Amount",
-            "CloseDate",
-            "IsClosed",
-            "IsWon",
-            "Probability",
-        ),
+        (*_SF_COMMON, "Name", "AccountId", "StageName", "CloseDate", "IsClosed", "IsWon"),
+        # ContactId is standard since API 46; orgs (and the sandbox) may carry a custom link instead.
+        optional=("Amount", "Probability", "ForecastCategoryName", "ContactId", "ContactId__c"),
     ),
 )
 

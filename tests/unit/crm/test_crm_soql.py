@@ -75,3 +75,10 @@ def test_resume_value_is_escaped_not_spliced() -> None:
 )
 def test_window_and_compound_cursor(window: Window, where: str) -> None:
     assert where in changes_query("Lead", ("Id",), "SystemModstamp", window)
+
+
+def test_optional_fields_are_taken_only_where_the_org_has_them() -> None:
+    got = checked_fields(
+        "Lead", ["Id"], ["Id", "Lead_Score__c"], optional=["lead_score__c", "MasterRecordId"]
+    )
+    assert got == ("Id", "Lead_Score__c")
