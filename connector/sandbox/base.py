@@ -301,6 +301,25 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, addr: tuple[str, int], app: SandboxApp) -> None:
         super().__init__(addr, _Handler)
         self.app = app
+        self.ssl_context: ssl.SSLContext | None = None
+
+    def get_request(self) -> tuple[Any, Any]:
+        """Wrap without handshaking: a slow or failing TLS client must not block the accept loop."""
+        sock, addr = self.socket.accept()
+        if self.ssl_context is not None:
+            sock = self.ssl_context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        return sock, addr
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        """Handshake here, in the per-connection thread; a client that distrusts the CA just leaves."""
+        if isinstance(request, ssl.SSLSocket):
+            request.settimeout(10)
+            try:
+                request.do_handshake()
+            except (OSError, ssl.SSLError):
+                return
+            request.settimeout(None)
+        super().finish_request(request, client_address)
 
 
 @dataclass
@@ -323,8 +342,7 @@ def serve(
 ) -> RunningServer:
     """Start `app` in a background thread; port 0 picks a free one."""
     server = _Server((host, port), app)
-    if ssl_context is not None:
-        server.socket = ssl_context.wrap_socket(server.socket, server_side=True)
+    server.ssl_context = ssl_context
     actual = server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, name=f"{app.name}:{actual}", daemon=True)
     thread.start()
