@@ -21,9 +21,12 @@ from connector.rules.schema import FieldDef, MappingFile, Phase, TaskSpec
 RANK_NONE = -2  # a person with no canonical stage yet sits below every stage, side states included
 
 
+RANKS: dict[Stage | None, int] = {None: RANK_NONE, **{s: ladder_rank(s) for s in Stage}}
+
+
 def rank(stage: Stage | None) -> int:
     """Ladder rank with side states at -1 and 'no stage yet' at -2."""
-    return RANK_NONE if stage is None else ladder_rank(stage)
+    return RANKS[stage]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +84,16 @@ class TimedRule:
 
 
 @dataclass(frozen=True, slots=True)
+class StageRules:
+    """The rules that can fire for a person at one current stage, precomputed per stage."""
+
+    advance: tuple[AdvanceRule, ...]  # highest target first
+    churn: tuple[TimedRule, ...]
+    recycle: tuple[TimedRule, ...]
+    tasks: tuple[TimedRule, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class DealSpec:
     object_type: str
     stage_property: str
@@ -105,6 +118,8 @@ class Mapping:
     version: str
     model: MappingFile
     sources: MappingProxyType[tuple[Crm, str], tuple[Source, ...]]
+    by_field: MappingProxyType[str, MappingProxyType[tuple[Crm, str], Source]]
+    stage_sources: MappingProxyType[tuple[Crm, str], tuple[Source, ...]]
     precedence: MappingProxyType[str, tuple[Crm, ...]]
     default_precedence: tuple[Crm, ...]
     stage_mode: str
@@ -114,6 +129,7 @@ class Mapping:
     recycle: tuple[TimedRule, ...]
     tasks: tuple[TimedRule, ...]
     reads_deals: bool
+    by_stage: MappingProxyType[Stage | None, StageRules]
     write: MappingProxyType[tuple[Crm, str], MappingProxyType[Stage, tuple[tuple[str, str], ...]]]
     owner_props: MappingProxyType[tuple[Crm, str], str]
 
@@ -126,7 +142,13 @@ def _sources(fields: dict[str, FieldDef]) -> dict[tuple[Crm, str], tuple[Source,
     table: dict[tuple[Crm, str], list[Source]] = {}
     for name, fd in fields.items():
         for crm, per_object in fd.sources.items():
-            values = MappingProxyType(dict(fd.values.get(crm, {}))) if fd.type in {"enum", "stage"} else None
+            read = fd.values.get(crm, {})
+            if fd.type == "stage":  # stage values read straight to Stage members
+                values: MappingProxyType[str, str] | None = MappingProxyType(
+                    {k: Stage(v) for k, v in read.items()}
+                )
+            else:
+                values = MappingProxyType(dict(read)) if fd.type == "enum" else None
             for object_type, prop in per_object.items():
                 parse = PARSERS.get(fd.type)
                 table.setdefault((crm, object_type), []).append(Source(name, prop, fd.type, parse, values))
@@ -159,6 +181,12 @@ def _task(spec: TaskSpec | None) -> TaskTemplate | None:
     )
 
 
+def _timer_fields(rule: Any) -> tuple[str, ...]:
+    """Fields a timed rule reads besides its condition: its anchor and its 'done' marker."""
+    since = None if rule.since == "stage_entered" else rule.since
+    return tuple(f for f in (since, getattr(rule, "satisfied_by", None)) if f)
+
+
 def compile_mapping(model: MappingFile, version: str) -> Mapping:
     """Turn a semantically checked MappingFile into the evaluation tables."""
     advance = sorted(
@@ -183,7 +211,7 @@ def compile_mapping(model: MappingFile, version: str) -> Mapping:
                 frozenset(r.stages if is_task else r.from_),
                 None if is_task else r.to,
                 compile_condition(r.when) if r.when is not None else None,
-                fields_read(r.when),
+                tuple(dict.fromkeys((*fields_read(r.when), *_timer_fields(r)))),
                 None if r.since == "stage_entered" else r.since,
                 duration(r.after),
                 getattr(r, "satisfied_by", None),
@@ -195,13 +223,24 @@ def compile_mapping(model: MappingFile, version: str) -> Mapping:
     churn, recycle, tasks = timed(model.churn), timed(model.recycle), timed(model.tasks, is_task=True)
     timed_rules = (*churn, *recycle, *tasks)
     every_read = {f for a in advance for f in a.reads} | {f for r in timed_rules for f in r.reads}
-    every_read |= {r.since for r in (*churn, *recycle, *tasks) if r.since}
     owner = model.fields.get("owner_id")
+    sources = _sources(model.fields)
     return Mapping(
         name=model.name,
         version=version,
         model=model,
-        sources=MappingProxyType(_sources(model.fields)),
+        sources=MappingProxyType(sources),
+        by_field=MappingProxyType(
+            {
+                name: MappingProxyType(
+                    {key: src for key, srcs in sources.items() for src in srcs if src.field == name}
+                )
+                for name in model.fields
+            }
+        ),
+        stage_sources=MappingProxyType(
+            {key: tuple(src for src in srcs if src.kind == "stage") for key, srcs in sources.items()}
+        ),
         precedence=MappingProxyType({k: tuple(v) for k, v in model.precedence.fields.items()}),
         default_precedence=tuple(model.precedence.default),
         stage_mode=model.precedence.stage_evidence,
@@ -223,6 +262,17 @@ def compile_mapping(model: MappingFile, version: str) -> Mapping:
         recycle=recycle,
         tasks=tasks,
         reads_deals=bool(every_read & DEAL_FIELDS),
+        by_stage=MappingProxyType(
+            {
+                stage: StageRules(
+                    tuple(r for r in advance if r.applies(stage)),
+                    tuple(r for r in churn if stage in r.from_),
+                    tuple(r for r in recycle if stage in r.from_),
+                    tuple(r for r in tasks if stage in r.from_),
+                )
+                for stage in (None, *Stage)
+            }
+        ),
         write=MappingProxyType(_writes(model.fields)),
         owner_props=MappingProxyType(
             {

@@ -1,8 +1,9 @@
 """The operator table: each mapping condition compiles once, at load, into a plain closure.
 
-A closure takes (facts, now) and returns a bool; facts maps canonical field names to typed
-values (absent = missing). Nothing is evaluated as Python source: the YAML picks an operator
-from this fixed table and supplies literal operands.
+A closure takes (facts, now) and returns a bool; `facts[name]` gives a canonical field's typed
+value or None when missing (the engine's lazy Facts reads a field only when a rule asks).
+Nothing is evaluated as Python source: the YAML picks an operator from this fixed table and
+supplies literal operands.
 """
 
 from __future__ import annotations
@@ -30,42 +31,42 @@ def _leaf(leaf: Leaf) -> Check:
     f = leaf.field
     ((op, x),) = leaf.operators().items()
     if op == "eq":
-        return lambda v, _n: v.get(f) == x
+        return lambda v, _n: v[f] == x
     if op == "ne":
-        return lambda v, _n: v.get(f) != x
+        return lambda v, _n: v[f] != x
     if op in {"in", "not_in"}:
         allowed = frozenset(x)
         if op == "in":
-            return lambda v, _n: v.get(f) in allowed
-        return lambda v, _n: v.get(f) not in allowed
+            return lambda v, _n: v[f] in allowed
+        return lambda v, _n: v[f] not in allowed
     if op in {"gt", "gte", "lt", "lte", "between"}:
         return _compare(f, op, x)
     if op == "exists":
-        return lambda v, _n: v.get(f) is not None
+        return lambda v, _n: v[f] is not None
     if op == "missing":
-        return lambda v, _n: v.get(f) is None
+        return lambda v, _n: v[f] is None
     if op == "contains":
-        return lambda v, _n: (got := v.get(f)) is not None and x in got
+        return lambda v, _n: (got := v[f]) is not None and x in got
     if op == "matches":
         search = re.compile(x).search
-        return lambda v, _n: isinstance(got := v.get(f), str) and search(got[:MAX_MATCH_INPUT]) is not None
+        return lambda v, _n: isinstance(got := v[f], str) and search(got[:MAX_MATCH_INPUT]) is not None
     span = duration(x)
     if op == "older_than":
-        return lambda v, n: (got := v.get(f)) is not None and got <= n - span
-    return lambda v, n: (got := v.get(f)) is not None and got > n - span
+        return lambda v, n: (got := v[f]) is not None and got <= n - span
+    return lambda v, n: (got := v[f]) is not None and got > n - span
 
 
 def _compare(f: str, op: str, x: Any) -> Check:
     if op == "between":
         lo, hi = x
-        return lambda v, _n: (got := v.get(f)) is not None and lo <= got <= hi
+        return lambda v, _n: (got := v[f]) is not None and lo <= got <= hi
     if op == "gt":
-        return lambda v, _n: (got := v.get(f)) is not None and got > x
+        return lambda v, _n: (got := v[f]) is not None and got > x
     if op == "gte":
-        return lambda v, _n: (got := v.get(f)) is not None and got >= x
+        return lambda v, _n: (got := v[f]) is not None and got >= x
     if op == "lt":
-        return lambda v, _n: (got := v.get(f)) is not None and got < x
-    return lambda v, _n: (got := v.get(f)) is not None and got <= x
+        return lambda v, _n: (got := v[f]) is not None and got < x
+    return lambda v, _n: (got := v[f]) is not None and got <= x
 
 
 def compile_condition(cond: Condition) -> Check:

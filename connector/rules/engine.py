@@ -28,7 +28,7 @@ from connector.model import (
     TaskDecision,
 )
 from connector.rules.compiled import Mapping, TimedRule, rank
-from connector.rules.facts import Evidence, PersonFacts, deals_for, gather
+from connector.rules.facts import Evidence, Facts, deals_for
 from connector.rules.fields import input_value
 
 
@@ -39,6 +39,10 @@ def entered_at(history: Iterable[StageChange], stage: Stage | None) -> datetime 
         if change.stage == stage and (latest is None or change.at > latest):
             latest = change.at
     return latest
+
+
+def _at_or_after(value: datetime | None, anchor: datetime) -> bool:
+    return value is not None and value >= anchor
 
 
 def _digest(*parts: object) -> str:
@@ -70,37 +74,33 @@ class _Run:
     ) -> None:
         self.person, self.mapping, self.now = person, mapping, now
         self.current = person.stage
+        self.rules = mapping.by_stage[person.stage]
         self.entered = entered_at(history, self.current)
-        self.facts: PersonFacts = gather(person, mapping)
-        values = self.facts.values
+        self.facts = Facts(person, mapping)
+        values = self.facts
         if self.current is not None:
-            values["stage"] = self.current.value
+            values["stage"] = self.current
         if self.entered is not None:
             values["stage_entered_at"] = self.entered
         self.out: list[Decision] = []
 
     def why(self, rule_id: str, reads: Iterable[str], **extra: Any) -> Provenance:
-        values = self.facts.values
-        inputs: dict[str, InputValue] = {f: input_value(values.get(f)) for f in reads}
+        values = self.facts
+        inputs: dict[str, InputValue] = {f: input_value(values[f]) for f in reads}
         inputs["stage"] = self.current.value if self.current else None
         inputs["from_entered_at"] = input_value(self.entered)
         inputs.update({k: input_value(v) for k, v in extra.items()})
         return Provenance(rule_id, self.mapping.version, inputs, self.now)
 
-    def readable(self, rule_id: str, reads: Iterable[str]) -> bool:
-        """False (and a Skipped decision) when a rule would read a value the CRM sent malformed."""
+    def judged(self, rule_id: str, reads: Iterable[str]) -> bool:
+        """After a rule ran: False, plus a Skipped decision, if it read a value the CRM sent malformed."""
+        invalid = self.facts.invalid
         for f in reads:
-            bad = self.facts.invalid.get(f)
+            bad = invalid.get(f)
             if bad is not None:
-                self.out.append(
-                    Skipped(
-                        self.person.person_id,
-                        f"rule {rule_id} not judged: {f} {bad.reason}",
-                        bad.record,
-                        f,
-                        self.why(rule_id, (), raw=bad.raw),
-                    )
-                )
+                why = self.why(rule_id, (), raw=bad.raw)
+                reason = f"rule {rule_id} not judged: {f} {bad.reason}"
+                self.out.append(Skipped(self.person.person_id, reason, bad.record, f, why))
                 return False
         return True
 
@@ -109,6 +109,8 @@ class _Run:
 
     # -- forward -------------------------------------------------------------------------------
     def best_evidence(self) -> Evidence | None:
+        if not self.facts.evidence:
+            return None
         fresh = [
             e
             for e in self.facts.evidence
@@ -116,7 +118,7 @@ class _Run:
             and (
                 self.current in LADDER
                 or self.current is None
-                or (self.entered is not None and e.modified_at > self.entered)
+                or (self.entered is not None and e.source.modified_at > self.entered)
             )
         ]
         if not fresh:
@@ -133,14 +135,14 @@ class _Run:
         current_rank = rank(self.current)
         evidence = self.best_evidence()
         best_rank = rank(evidence.stage) if evidence else current_rank
-        for rule in self.mapping.advance:
-            if rule.rank <= max(best_rank, current_rank):
+        floor = max(best_rank, current_rank)
+        for rule in self.rules.advance:
+            if rule.rank <= floor:
                 break  # sorted by target: nothing further can win
-            if (
-                rule.applies(self.current)
-                and self.readable(rule.id, rule.reads)
-                and rule.check(self.facts.values, self.now)
-            ):
+            fired = rule.check(self.facts, self.now)
+            if self.facts.invalid and not self.judged(rule.id, rule.reads):
+                continue
+            if fired:
                 self.transition(rule.to, self.why(rule.id, rule.reads))
                 return True
         if evidence is not None and rank(evidence.stage) > current_rank:
@@ -160,26 +162,17 @@ class _Run:
     # -- timed rules (recycle, churn, SLA) -------------------------------------------------------
     def due(self, rule: TimedRule) -> datetime | None:
         """The anchor if the rule's timer has run out and its condition holds, else None."""
-        if self.current not in rule.from_:
-            return None
-        reads = (
-            *rule.reads,
-            *((rule.since,) if rule.since else ()),
-            *((rule.satisfied_by,) if rule.satisfied_by else ()),
+        values = self.facts
+        anchor = self.entered if rule.since is None else values[rule.since]
+        fired = (
+            anchor is not None
+            and self.now - anchor >= rule.after
+            and (rule.satisfied_by is None or not _at_or_after(values[rule.satisfied_by], anchor))
+            and (rule.check is None or rule.check(values, self.now))
         )
-        if not self.readable(rule.id, reads):
+        if values.invalid and not self.judged(rule.id, rule.reads):
             return None
-        values = self.facts.values
-        anchor = self.entered if rule.since is None else values.get(rule.since)
-        if anchor is None or self.now - anchor < rule.after:
-            return None
-        if rule.satisfied_by is not None:
-            done = values.get(rule.satisfied_by)
-            if done is not None and done >= anchor:
-                return None
-        if rule.check is not None and not rule.check(values, self.now):
-            return None
-        return anchor
+        return anchor if fired else None
 
     def timed(self, rules: tuple[TimedRule, ...]) -> bool:
         for rule in rules:
@@ -246,18 +239,12 @@ def evaluate(
 ) -> tuple[Decision, ...]:
     """All decisions for one person at `now`: at most one transition, tasks, and skipped reads."""
     run = _Run(person, tuple(history), mapping, now)
+    rules = run.rules
+    if not run.timed(rules.churn) and not run.advance() and not run.timed(rules.recycle):
+        run.timed(rules.tasks)
     for bad in run.facts.unknown:
-        run.out.append(
-            Skipped(
-                person.person_id,
-                bad.reason,
-                bad.record,
-                bad.field,
-                run.why(f"value-map:{bad.field}", (), raw=bad.raw),
-            )
-        )
-    if not run.timed(mapping.churn) and not run.advance() and not run.timed(mapping.recycle):
-        run.timed(mapping.tasks)
+        why = run.why(f"value-map:{bad.field}", (), raw=bad.raw)
+        run.out.append(Skipped(person.person_id, bad.reason, bad.record, bad.field, why))
     return tuple(run.out)
 
 

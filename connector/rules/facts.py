@@ -1,18 +1,20 @@
 """Read a person's records and deals into canonical facts, following the mapping's tables.
 
-Values the mapping cannot read (unknown picklist values, "n/a" scores, bad dates) are kept
-as `Invalid` entries, never raised, so the engine can answer with a Skipped decision.
+Facts are lazy: a field is looked up and parsed only when a rule that applies to the person's
+current stage reads it, which keeps an evaluation to a few microseconds. Values the mapping
+cannot read (unknown picklist values, "n/a" scores, bad dates) become `Invalid` entries, never
+exceptions, so the engine can answer with a Skipped decision.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from connector.model import Crm, Person, SourceRecord, Stage, TargetRef
 from connector.rules.compiled import Mapping
-from connector.rules.fields import BadValueError, Invalid, parse_datetime
+from connector.rules.fields import DEAL_FIELDS, BadValueError, Invalid, parse_datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,20 +22,17 @@ class Evidence:
     """A CRM stage value that reads as a canonical stage."""
 
     stage: Stage
-    crm: Crm
     field: str
     raw: str
-    record: TargetRef
-    modified_at: datetime
+    source: SourceRecord
 
+    @property
+    def crm(self) -> Crm:
+        return self.source.crm
 
-@dataclass(slots=True)
-class PersonFacts:
-    values: dict[str, Any] = field(default_factory=dict)
-    invalid: dict[str, Invalid] = field(default_factory=dict)
-    evidence: list[Evidence] = field(default_factory=list)
-    unknown: list[Invalid] = field(default_factory=list)  # values no value map knows
-    records: tuple[SourceRecord, ...] = ()
+    @property
+    def record(self) -> TargetRef:
+        return _ref(self.source)
 
 
 def _ref(record: SourceRecord) -> TargetRef:
@@ -41,93 +40,107 @@ def _ref(record: SourceRecord) -> TargetRef:
 
 
 def _order(records: tuple[SourceRecord, ...]) -> tuple[SourceRecord, ...]:
-    """Live records, newest first per CRM, independent of the order they were given in."""
+    """Live records, newest first, independent of the order they were given in."""
+    if len(records) == 1 and not records[0].archived:
+        return records
     live = [r for r in records if not r.archived]
     if len(live) > 1:
-        live.sort(key=lambda r: (r.crm, r.modified_at, r.object_type, r.record_id), reverse=True)
+        live.sort(key=lambda r: (r.modified_at, r.crm, r.object_type, r.record_id), reverse=True)
     return tuple(live)
 
 
-def gather(person: Person, mapping: Mapping) -> PersonFacts:
-    """Canonical field values of a person, choosing between CRMs by the mapping's precedence."""
-    facts = PersonFacts(records=_order(person.records))
-    per_field: dict[str, dict[Crm, Any]] = {}
-    for record in facts.records:
-        props = record.properties
-        for src in mapping.sources.get((record.crm, record.object_type), ()):
-            raw = props.get(src.prop)
-            if raw is None or raw == "":
-                continue
-            slot = per_field.setdefault(src.field, {})
-            if record.crm in slot:
-                continue  # an older record of the same CRM
-            value: Any
-            if src.values is not None:
+class Facts(dict[str, Any]):
+    """Canonical field -> typed value, resolved on first read; a missing field reads as None."""
+
+    def __init__(self, person: Person, mapping: Mapping) -> None:
+        super().__init__()
+        self.person, self.mapping = person, mapping
+        self.records = _order(person.records)
+        self.invalid: dict[str, Invalid] = {}
+        self.unknown: list[Invalid] = []  # values no value map knows, reported even if unread
+        self.evidence: list[Evidence] = []
+        for record in self.records:
+            for src in mapping.stage_sources.get((record.crm, record.object_type), ()):
+                raw = record.properties.get(src.prop)
+                if not raw or src.values is None:
+                    continue
                 value = src.values.get(raw)
                 if value is None:
-                    bad = Invalid(src.field, _ref(record), raw, f"unknown {record.crm} value {raw!r}")
-                    facts.unknown.append(bad)
-                    slot[record.crm] = bad
-                    continue
-                if src.kind == "stage":
-                    facts.evidence.append(
-                        Evidence(Stage(value), record.crm, src.field, raw, _ref(record), record.modified_at)
+                    self.unknown.append(
+                        Invalid(src.field, _ref(record), raw, f"unknown {record.crm} value {raw!r}")
                     )
-            else:
-                try:
-                    value = src.parse(raw) if src.parse else raw
-                except BadValueError as exc:
-                    value = Invalid(src.field, _ref(record), raw, str(exc))
-            slot[record.crm] = value
-    for name, by_crm in per_field.items():
-        for crm in mapping.order_for(name):
-            if crm in by_crm:
-                chosen = by_crm[crm]
-                if isinstance(chosen, Invalid):
-                    facts.invalid[name] = chosen
                 else:
-                    facts.values[name] = chosen
-                break
-    facts.values["crm_stages"] = frozenset(e.stage.value for e in facts.evidence)
-    if mapping.reads_deals:
-        _deal_facts(person, mapping, facts)
-    return facts
+                    self.evidence.append(Evidence(value, src.field, raw, record))  # type: ignore[arg-type]
+        self["crm_stages"] = frozenset(e.stage for e in self.evidence)
 
+    def __missing__(self, name: str) -> Any:
+        if name in DEAL_FIELDS:
+            self._deal_facts()
+            return self.get(name)
+        value = self._read(name)
+        self[name] = value
+        return value
 
-def _deal_facts(person: Person, mapping: Mapping, facts: PersonFacts) -> None:
-    open_phases: list[int] = []
-    closed: dict[str, list[datetime]] = {"won": [], "lost": []}
-    for deal in person.deals:
-        spec = mapping.deals.get(deal.crm)
-        if deal.archived or spec is None or deal.object_type != spec.object_type:
-            continue
-        props = deal.properties
-        raw = props.get(spec.stage_property) or ""
-        phase = spec.phase_of(props)
-        if phase is None:
-            facts.unknown.append(
-                Invalid("deal_phase", _ref(deal), raw, f"unknown {deal.crm} deal stage {raw!r}")
-            )
-            facts.invalid["deal_phase"] = facts.unknown[-1]
-            continue
-        if isinstance(phase, int):
-            open_phases.append(phase)
-            continue
-        close = props.get(spec.close_date_property)
-        try:
-            closed[phase].append(parse_datetime(close) if close else deal.modified_at)
-        except BadValueError as exc:
-            name = f"last_{phase}_at"
-            facts.invalid[name] = Invalid(name, _ref(deal), close or "", str(exc))
-    values = facts.values
-    values["open_deals"] = float(len(open_phases))
-    values["won_deals"] = float(len(closed["won"]))
-    values["lost_deals"] = float(len(closed["lost"]))
-    if open_phases:
-        values["deal_phase"] = float(max(open_phases))
-    for outcome, dates in closed.items():
-        if dates and f"last_{outcome}_at" not in facts.invalid:
-            values[f"last_{outcome}_at"] = max(dates)
+    def _read(self, name: str) -> Any:
+        """The first value in CRM precedence order (newest record first within a CRM)."""
+        sources = self.mapping.by_field.get(name)
+        if not sources:
+            return None
+        for crm in self.mapping.order_for(name):
+            for record in self.records:
+                src = sources.get((record.crm, record.object_type)) if record.crm == crm else None
+                raw = record.properties.get(src.prop) if src else None
+                if src is None or raw is None or raw == "":
+                    continue
+                try:
+                    return self._parse(src.values, src.parse, raw)
+                except BadValueError as exc:
+                    self.invalid[name] = Invalid(name, _ref(record), raw, str(exc))
+                    return None
+        return None
+
+    @staticmethod
+    def _parse(values: Any, parse: Any, raw: str) -> Any:
+        if values is not None:
+            canonical = values.get(raw)
+            if canonical is None:
+                raise BadValueError(f"unknown value {raw!r}")
+            return canonical
+        return parse(raw) if parse else raw
+
+    def _deal_facts(self) -> None:
+        open_phases: list[int] = []
+        closed: dict[str, list[datetime]] = {"won": [], "lost": []}
+        for deal in self.person.deals:
+            spec = self.mapping.deals.get(deal.crm)
+            if deal.archived or spec is None or deal.object_type != spec.object_type:
+                continue
+            props = deal.properties
+            phase = spec.phase_of(props)
+            if phase is None:
+                raw = props.get(spec.stage_property) or ""
+                bad = Invalid("deal_phase", _ref(deal), raw, f"unknown {deal.crm} deal stage {raw!r}")
+                self.unknown.append(bad)  # reported; the deal counts nowhere
+                continue
+            if isinstance(phase, int):
+                open_phases.append(phase)
+                continue
+            close = props.get(spec.close_date_property)
+            try:
+                closed[phase].append(parse_datetime(close) if close else deal.modified_at)
+            except BadValueError as exc:
+                name = f"last_{phase}_at"
+                self.invalid[name] = Invalid(name, _ref(deal), close or "", str(exc))
+        for name in DEAL_FIELDS:
+            self[name] = None
+        self["open_deals"] = float(len(open_phases))
+        self["won_deals"] = float(len(closed["won"]))
+        self["lost_deals"] = float(len(closed["lost"]))
+        if open_phases:
+            self["deal_phase"] = float(max(open_phases))
+        for outcome, dates in closed.items():
+            if dates and f"last_{outcome}_at" not in self.invalid:
+                self[f"last_{outcome}_at"] = max(dates)
 
 
 def deals_for(person: Person, mapping: Mapping, crm: Crm, which: str) -> tuple[TargetRef, ...]:
