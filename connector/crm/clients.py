@@ -170,6 +170,23 @@ def salesforce_login(settings: SalesforceSettings, session: requests.Session) ->
     return Secret(body["access_token"]), str(body.get("instance_url") or s.instance_url or "")
 
 
+class _PinnedCA(requests.adapters.HTTPAdapter):
+    """Verify against the configured CA bundle, whatever the environment says.
+
+    `Session.verify` alone is not enough: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE from the
+    environment override it for every request (env settings are merged over session settings),
+    so a host with those variables set would reject the sandbox's, or a private, CA.
+    """
+
+    def __init__(self, ca_bundle: str) -> None:
+        super().__init__()
+        self._ca_bundle = ca_bundle
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        kwargs["verify"] = self._ca_bundle
+        return super().send(request, *args, **kwargs)
+
+
 class SalesforceConnection:
     """A `simple_salesforce.Salesforce` on our own session and login, with a call counter."""
 
@@ -183,7 +200,7 @@ class SalesforceConnection:
         self.described: dict[str, tuple[str, ...]] = {}  # object -> field names, once per connection
         self.session = requests.Session()
         if settings.ca_bundle:
-            self.session.verify = settings.ca_bundle
+            self.session.mount("https://", _PinnedCA(settings.ca_bundle))
         token, instance_url = self.policy.call(
             lambda: salesforce_login(settings, self.session), what="salesforce login"
         )
