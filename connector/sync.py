@@ -22,11 +22,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from connector import mirror as m
-from connector import rules
 from connector.config import Settings
 from connector.crm.clients import HubSpotConnection, SalesforceConnection
 from connector.errors import ConnectorError
+from connector.mirror.audit import save_decisions
+from connector.mirror.db import Mirror, open_mirror
+from connector.mirror.people import load_people
+from connector.mirror.runs import finish_run, start_run
 from connector.model import Crm, Decision, Person, Skipped
 from connector.push.crash import crash_point
 from connector.push.hubspot_writer import HubSpotWriter
@@ -35,10 +37,14 @@ from connector.push.relay import Relay, RelayReport, Writer
 from connector.push.salesforce_writer import SalesforceWriter
 from connector.push.store import MirrorStore, outbox_row
 from connector.push.writes import Outcome, PlannedWrite
+from connector.rules.compiled import Mapping as RulesMapping
+from connector.rules.engine import evaluate, task_key, transition_key
+from connector.rules.loader import load_mapping
+from connector.rules.values import stage_writes
 
 log = logging.getLogger(__name__)
 
-PullFn = Callable[["Clients", m.Mirror, datetime, threading.Event | None], Mapping[str, int]]
+PullFn = Callable[["Clients", Mirror, datetime, threading.Event | None], Mapping[str, int]]
 
 
 @dataclass
@@ -136,8 +142,8 @@ class CycleReport:
 
 def run_cycle(
     source: Settings | Clients,
-    mirror: m.Mirror,
-    mapping: rules.Mapping,
+    mirror: Mirror,
+    mapping: RulesMapping,
     now: datetime | None = None,
     *,
     push: bool = True,
@@ -152,7 +158,7 @@ def run_cycle(
     now = now or datetime.now(UTC)
     do_pull = (not dry_run) if pull is None else pull
     with mirror.transaction() as s:
-        run_id = m.start_run(s, "plan" if dry_run else "sync")
+        run_id = start_run(s, "plan" if dry_run else "sync")
     report = CycleReport(run_id, now, mapping.version, dry_run=dry_run)
     try:
         if do_pull:
@@ -162,13 +168,17 @@ def run_cycle(
         decisions, people = _evaluate(mirror, mapping, now)
         report.people = len(people)
         report.decisions = Counter((d.kind, d.why.rule_id) for d in decisions)
-        planner = Planner(stage_values=lambda crm, obj, stage: rules.to_crm_value(mapping, crm, obj, stage))
+        planner = Planner(
+            stage_values=lambda crm, obj, stage: stage_writes(mapping, crm, obj, stage),
+            task_key=task_key,
+            decision_key=transition_key,
+        )
         pairs = planner.plan_pairs(decisions, people)
         report.planned = [w for _, w in pairs]
         if dry_run:
             return _finish(mirror, report, clients, "ok")
         with mirror.transaction() as s:
-            saved = m.save_decisions(s, run_id, decisions, [outbox_row(w, d) for d, w in pairs])
+            saved = save_decisions(s, run_id, decisions, [outbox_row(w, d) for d, w in pairs])
         report.outbox_new, report.outbox_dup = saved.outbox_new, saved.outbox_dup
         report.payload_mismatch = saved.payload_mismatch
         crash_point("after_outbox_commit")
@@ -182,15 +192,15 @@ def run_cycle(
 
 
 def _evaluate(
-    mirror: m.Mirror, mapping: rules.Mapping, now: datetime
+    mirror: Mirror, mapping: RulesMapping, now: datetime
 ) -> tuple[list[Decision], dict[str, Person]]:
     """Run the pure engine over every mirrored person; Skipped decisions are kept for the audit."""
     decisions: list[Decision] = []
     people: dict[str, Person] = {}
     with mirror.reader() as s:
-        for person in m.load_people(s):
+        for person in load_people(s):
             people[person.person_id] = person
-            decisions.extend(rules.evaluate(person, person.history, mapping, now))
+            decisions.extend(evaluate(person, person.history, mapping, now))
     skipped = sum(isinstance(d, Skipped) for d in decisions)
     if skipped:
         log.info("%d record(s) skipped by the engine (see revops-sync why)", skipped)
@@ -198,7 +208,7 @@ def _evaluate(
 
 
 def _default_pull(
-    clients: Clients, mirror: m.Mirror, now: datetime, stop: threading.Event | None
+    clients: Clients, mirror: Mirror, now: datetime, stop: threading.Event | None
 ) -> Mapping[str, int]:
     from connector import pull  # noqa: PLC0415 - the pull layer is optional for push-only tests
 
@@ -206,7 +216,7 @@ def _default_pull(
 
 
 def _finish(
-    mirror: m.Mirror, report: CycleReport, clients: Clients, status: str, error: str | None = None
+    mirror: Mirror, report: CycleReport, clients: Clients, status: str, error: str | None = None
 ) -> CycleReport:
     report.api_calls = clients.api_calls()
     stats = {
@@ -218,7 +228,7 @@ def _finish(
         "stopped": report.stopped,
     }
     with mirror.transaction() as s:
-        m.finish_run(s, report.run_id or 0, status, stats=stats, error=error)
+        finish_run(s, report.run_id or 0, status, stats=stats, error=error)
     return report
 
 
@@ -230,8 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-pull", action="store_true", help="skip the pull (use the mirror as it is)")
     args = parser.parse_args(argv)
     settings = Settings.from_env()
-    mirror = m.open_mirror(settings.database_url)
-    mapping = rules.load_mapping(*(Path(p) for p in settings.mappings))
+    mirror = open_mirror(settings.database_url)
+    mapping = load_mapping(*(Path(p) for p in settings.mappings))
     report = run_cycle(
         settings,
         mirror,

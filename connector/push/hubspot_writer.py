@@ -21,7 +21,8 @@ from connector.push.writes import Outcome, PlannedWrite, WriteResult
 KEY_PROPERTY = "revops_idempotency_key"
 BATCH = 100
 SEARCH_IN_MAX = 100  # values per IN filter
-# HubSpot's default lifecycle order; a move to an earlier value is refused unless cleared first.
+# HubSpot's default lifecycle order ('other' last); a move to an earlier value is refused (silently,
+# in v1) unless the property is cleared first.
 LIFECYCLE_ORDER = (
     "subscriber",
     "lead",
@@ -30,6 +31,7 @@ LIFECYCLE_ORDER = (
     "opportunity",
     "customer",
     "evangelist",
+    "other",
 )
 _FORWARD_ONLY = {"lifecyclestage"}
 # Task -> object association types (HubSpot-defined ids from the client's AssociationType enum).

@@ -28,6 +28,7 @@ StageValues = Callable[[Crm, str, Stage], Mapping[str, str] | None]
 """(crm, object_type, canonical stage) -> {field: CRM value} for that object, or None if unmapped."""
 
 TaskKey = Callable[[TaskDecision], str]
+DecisionKey = Callable[[StageTransition], str]
 
 # Vendor vocabulary lives next to each adapter; the planner only looks it up.
 _TASK_FIELDS: Mapping[Crm, Callable[[TaskDecision, str], Mapping[str, str]]] = {
@@ -54,12 +55,16 @@ def default_task_key(decision: TaskDecision) -> str:
     )
 
 
-def transition_key(decision: StageTransition, record: SourceRecord, values: Mapping[str, str]) -> str:
-    """(rule, person, target record, target values, mapping version, from-stage).
+def default_decision_key(decision: StageTransition) -> str:
+    """Fallback occurrence key of a move: the from-stage tells a later return to the same stage
+    (a recycle loop) from a duplicate of the first move. The engine's key also has the entry time."""
+    return stable_key(decision.person_id, decision.from_stage, decision.to_stage)
 
-    The from-stage keeps a later legitimate return to the same stage (a recycle loop) from being
-    mistaken for a duplicate of the first move.
-    """
+
+def write_key(
+    decision: StageTransition, occurrence: str, record: SourceRecord, values: Mapping[str, str]
+) -> str:
+    """(rule, person, target record, target values, mapping version, occurrence of the move)."""
     return stable_key(
         "transition",
         decision.why.rule_id,
@@ -67,7 +72,7 @@ def transition_key(decision: StageTransition, record: SourceRecord, values: Mapp
         [record.crm.value, record.object_type, record.record_id],
         dict(values),
         decision.why.mapping_version,
-        decision.from_stage.value if decision.from_stage else None,
+        occurrence,
     )
 
 
@@ -75,6 +80,7 @@ def transition_key(decision: StageTransition, record: SourceRecord, values: Mapp
 class Planner:
     stage_values: StageValues
     task_key: TaskKey = default_task_key
+    decision_key: DecisionKey = default_decision_key
 
     def plan(self, decisions: Iterable[Decision], people: Mapping[str, Person]) -> list[PlannedWrite]:
         """Every write the decisions imply, in decision order; unknown people plan nothing."""
@@ -103,6 +109,7 @@ class Planner:
 
     def _stage_writes(self, decision: StageTransition, person: Person) -> list[PlannedWrite]:
         writes = []
+        occurrence = self.decision_key(decision)
         for record in person.records:
             if not _writable(record):
                 continue
@@ -115,7 +122,7 @@ class Planner:
             needs_clear = _NEEDS_CLEAR[record.crm]
             writes.append(
                 PlannedWrite(
-                    key=transition_key(decision, record, changed),
+                    key=write_key(decision, occurrence, record, changed),
                     crm=record.crm,
                     kind=WriteKind.STAGE,
                     object_type=record.object_type,
