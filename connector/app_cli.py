@@ -259,6 +259,9 @@ def demo(
 
 
 def register(app: typer.Typer) -> None:
-    """Add the daemon and demo commands to the root CLI."""
+    """Add the daemon, demo and sandbox commands to the root CLI."""
+    from connector.sandbox import cli as sandbox_cli  # noqa: PLC0415
+
     for command in (serve, sync, plan, why, demo):
         app.command()(command)
+    sandbox_cli.register(app)
