@@ -1,0 +1,88 @@
+"""Engine creation and the unit-of-work boundary.
+
+SQLite gets WAL + synchronous=NORMAL (crash-safe, fast commits), foreign keys, a busy timeout,
+and explicit BEGIN handling: pysqlite's legacy mode does not wrap DDL in a transaction and
+starts write transactions lazily, which would make migrations non-atomic and let two writers
+deadlock on lock upgrade. Every write unit of work therefore starts with BEGIN IMMEDIATE.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+BUSY_TIMEOUT_MS = 30_000
+_SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA foreign_keys=ON",
+    f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
+)
+_IMMEDIATE = "mirror_immediate"
+
+
+def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (see module docstring)
+    cursor = dbapi_conn.cursor()
+    try:
+        for pragma in _SQLITE_PRAGMAS:
+            cursor.execute(pragma)
+    finally:
+        cursor.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    immediate = conn.get_execution_options().get(_IMMEDIATE, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def writer(engine: Engine) -> Engine:
+    """The same engine, but its transactions take the write lock up front (BEGIN IMMEDIATE on SQLite)."""
+    return engine.execution_options(**{_IMMEDIATE: True})
+
+
+def create_mirror_engine(url: str) -> Engine:
+    """An engine for `url`; SQLite connections get the pragmas and explicit BEGIN."""
+    engine = create_engine(url)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_on_begin)
+    return engine
+
+
+@dataclass(frozen=True)
+class Mirror:
+    """A handle on one mirror database; sessions come from here, state lives only in the database."""
+
+    engine: Engine
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One write unit of work: commits on normal exit, rolls everything back on an exception."""
+        with Session(writer(self.engine), expire_on_commit=False) as session, session.begin():
+            yield session
+
+    @contextmanager
+    def reader(self) -> Iterator[Session]:
+        """A session for reads; it takes no write lock (WAL readers never block the writer)."""
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_mirror(url: str, *, migrate: bool = True) -> Mirror:
+    """Open (and by default create or upgrade) the mirror at `url`, e.g. ``sqlite:///revops.db``."""
+    from connector.mirror.migrations import migrate as apply_migrations  # noqa: PLC0415 - cycle
+
+    engine = create_mirror_engine(url)
+    if migrate:
+        apply_migrations(engine)
+    return Mirror(engine)

@@ -1,0 +1,256 @@
+"""Who is who: link person records across CRMs to one stable person id.
+
+Rules (see README): normalised email links records; no email means a person of its own keyed by
+`crm:object_type:record_id`; a record keeps its person forever, so a changed email or a merge
+folds the *other* person into it; HubSpot merges and Salesforce lead conversion fold the merged
+side into the survivor. `people.merged_into` and `identities.person_id` always point one hop to
+the survivor, so a lookup never walks a chain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import bindparam, delete, or_, select, update
+from sqlalchemy.orm import Session
+
+from connector.mirror import tables as t
+from connector.mirror.sqlutil import chunks, insert_ignore, now_utc
+from connector.model import Crm, SourceRecord, Stage, ladder_rank
+
+RecordKey = tuple[str, str, str]  # (crm, object_type, record_id)
+
+EMAIL_FIELD: Mapping[tuple[Crm, str], str] = {
+    (Crm.HUBSPOT, "contacts"): "email",
+    (Crm.SALESFORCE, "Lead"): "Email",
+    (Crm.SALESFORCE, "Contact"): "Email",
+}
+PERSON_TYPES = frozenset(EMAIL_FIELD)
+DEAL_TYPES = frozenset({(Crm.HUBSPOT, "deals"), (Crm.SALESFORCE, "Opportunity")})
+
+# Lookup fields that are associations in disguise: (crm, object_type) -> {field: target type}.
+DERIVED_LINKS: Mapping[tuple[Crm, str], Mapping[str, str]] = {
+    (Crm.SALESFORCE, "Opportunity"): {
+        "ContactId": "Contact",
+        "ContactId__c": "Contact",
+        "AccountId": "Account",
+    },
+    (Crm.SALESFORCE, "Contact"): {"AccountId": "Account"},
+    (Crm.SALESFORCE, "Lead"): {
+        "ConvertedContactId": "Contact",
+        "ConvertedOpportunityId": "Opportunity",
+        "ConvertedAccountId": "Account",
+    },
+}
+
+
+@dataclass(frozen=True, slots=True)
+class MergeEdge:
+    """`loser`'s person folds into `survivor`'s; `kind` is recorded as the identity's linked_by."""
+
+    loser: RecordKey
+    survivor: RecordKey
+    kind: str
+
+
+def key_of(record: SourceRecord) -> RecordKey:
+    return (record.crm.value, record.object_type, record.record_id)
+
+
+def normalise_email(value: str | None) -> str | None:
+    """lower/strip; blank -> None. Values without '@' are not emails (see `email_of`)."""
+    if value is None:
+        return None
+    text = value.strip().lower()
+    return text or None
+
+
+def email_of(record: SourceRecord) -> tuple[str | None, str | None]:
+    """(normalised email or None, bad-data flag or None) for a person record."""
+    field = EMAIL_FIELD.get((record.crm, record.object_type))
+    if field is None:
+        return None, None
+    email = normalise_email(record.properties.get(field))
+    if email is None:
+        return None, "no_email"
+    if "@" not in email:
+        return None, "bad_email"
+    return email, None
+
+
+def email_person_id(email: str) -> str:
+    return "e:" + hashlib.sha256(email.encode()).hexdigest()[:20]
+
+
+def base_person_id(record: SourceRecord, email: str | None) -> str:
+    return email_person_id(email) if email else ":".join(key_of(record))
+
+
+def merge_edges(record: SourceRecord) -> list[MergeEdge]:
+    """HubSpot `hs_merged_object_ids` on a survivor; Salesforce `Lead.ConvertedContactId`."""
+    props = record.properties
+    if (record.crm, record.object_type) == (Crm.HUBSPOT, "contacts"):
+        merged = (props.get("hs_merged_object_ids") or "").replace(",", ";").split(";")
+        return [
+            MergeEdge((record.crm.value, record.object_type, m.strip()), key_of(record), "merge")
+            for m in merged
+            if m.strip() and m.strip() != record.record_id
+        ]
+    if (record.crm, record.object_type) == (Crm.SALESFORCE, "Lead"):
+        contact = (props.get("ConvertedContactId") or "").strip()
+        if contact:
+            return [MergeEdge(key_of(record), (Crm.SALESFORCE.value, "Contact", contact), "conversion")]
+    return []
+
+
+def derived_links(record: SourceRecord) -> list[tuple[str, str]]:
+    """(to_type, to_id) pairs: declared associations plus lookup fields that act as associations."""
+    links = [(to_type, to_id) for to_type, ids in record.associations.items() for to_id in ids]
+    for field, to_type in DERIVED_LINKS.get((record.crm, record.object_type), {}).items():
+        value = (record.properties.get(field) or "").strip()
+        if value:
+            links.append((to_type, value))
+    return list(dict.fromkeys(links))
+
+
+def identities_for(session: Session, keys: Iterable[RecordKey]) -> dict[RecordKey, str]:
+    """record key -> person id, grouped by (crm, object_type) so each query uses the primary key."""
+    grouped: dict[tuple[str, str], list[str]] = {}
+    for crm, object_type, record_id in keys:
+        grouped.setdefault((crm, object_type), []).append(record_id)
+    ids = t.IDENTITIES.c
+    found: dict[RecordKey, str] = {}
+    for (crm, object_type), record_ids in grouped.items():
+        for part in chunks(record_ids):
+            stmt = select(ids.record_id, ids.person_id).where(
+                ids.crm == crm, ids.object_type == object_type, ids.record_id.in_(part)
+            )
+            for record_id, person_id in session.execute(stmt):
+                found[(crm, object_type, record_id)] = person_id
+    return found
+
+
+def survivors(session: Session, person_ids: Iterable[str]) -> dict[str, str]:
+    """person id -> the id it resolves to (itself when not merged); unknown ids are absent."""
+    people = t.PEOPLE.c
+    found: dict[str, str] = {}
+    for part in chunks(list(set(person_ids))):
+        for pid, merged in session.execute(
+            select(people.person_id, people.merged_into).where(people.person_id.in_(part))
+        ):
+            found[pid] = merged or pid
+    return found
+
+
+def link_records(session: Session, records: Sequence[SourceRecord]) -> None:
+    """Link the person records of one page (new or changed ones) and apply their merge edges."""
+    persons = [r for r in records if (r.crm, r.object_type) in PERSON_TYPES]
+    if not persons:
+        return
+    emails = {key_of(r): email_of(r)[0] for r in persons}
+    bases = {key_of(r): base_person_id(r, emails[key_of(r)]) for r in persons}
+    now = now_utc()
+    insert_ignore(
+        session,
+        t.PEOPLE,
+        [
+            {"person_id": pid, "email": emails[k], "merged_into": None, "created_at": now}
+            for pid, k in dict(zip(bases.values(), bases, strict=True)).items()
+        ],
+    )
+    resolved = survivors(session, bases.values())
+    existing = identities_for(session, bases)
+    fresh = [
+        {
+            "crm": k[0],
+            "object_type": k[1],
+            "record_id": k[2],
+            "person_id": resolved[pid],
+            "email": emails[k],
+            "linked_by": "email" if emails[k] else "id",
+        }
+        for k, pid in bases.items()
+        if k not in existing
+    ]
+    if fresh:
+        session.execute(t.IDENTITIES.insert(), fresh)
+    if existing:
+        ids = t.IDENTITIES.c
+        session.connection().execute(
+            update(t.IDENTITIES)
+            .where(
+                ids.crm == bindparam("k_crm"),
+                ids.object_type == bindparam("k_type"),
+                ids.record_id == bindparam("k_id"),
+            )
+            .values(email=bindparam("k_email")),
+            [{"k_crm": k[0], "k_type": k[1], "k_id": k[2], "k_email": emails[k]} for k in existing],
+        )
+    for k, owner in existing.items():
+        if resolved[bases[k]] != owner:  # email changed: the new email's person joins this one
+            current = survivors(session, [bases[k], owner])
+            merge_people(session, loser=current[bases[k]], survivor=current[owner])
+    for record in persons:
+        for edge in merge_edges(record):
+            apply_edge(session, edge)
+
+
+def apply_edge(session: Session, edge: MergeEdge) -> None:
+    """Fold the loser's person into the survivor's; pre-link whichever side is not mirrored yet."""
+    known = identities_for(session, [edge.loser, edge.survivor])
+    loser, survivor = known.get(edge.loser), known.get(edge.survivor)
+    if loser and survivor:
+        merge_people(session, loser=loser, survivor=survivor)
+    elif loser or survivor:
+        missing = edge.survivor if loser else edge.loser
+        crm, object_type, record_id = missing
+        session.execute(
+            t.IDENTITIES.insert().values(
+                crm=crm,
+                object_type=object_type,
+                record_id=record_id,
+                person_id=loser or survivor,
+                email=None,
+                linked_by=edge.kind,
+            )
+        )
+    if edge.kind == "merge":
+        rec = t.RECORDS.c
+        crm, object_type, record_id = edge.loser
+        session.execute(
+            update(t.RECORDS)
+            .where(rec.crm == crm, rec.object_type == object_type, rec.record_id == record_id)
+            .values(merged_into=edge.survivor[2])
+        )
+
+
+def merge_people(session: Session, *, loser: str, survivor: str) -> None:
+    """Fold person `loser` into `survivor`: identities, people, stage and history move; audit stays."""
+    if loser == survivor:
+        return
+    people, ids = t.PEOPLE.c, t.IDENTITIES.c
+    session.execute(
+        update(t.PEOPLE)
+        .where(or_(people.person_id == loser, people.merged_into == loser))
+        .values(merged_into=survivor)
+    )
+    session.execute(update(t.IDENTITIES).where(ids.person_id == loser).values(person_id=survivor))
+    _merge_stage(session, loser=loser, survivor=survivor)
+    hist = t.STAGE_HISTORY.c
+    session.execute(update(t.STAGE_HISTORY).where(hist.person_id == loser).values(person_id=survivor))
+
+
+def _merge_stage(session: Session, *, loser: str, survivor: str) -> None:
+    """Keep the further-along current stage of the two (the survivor's on a tie)."""
+    st = t.PERSON_STAGES.c
+    query = select(st.person_id, st.stage).where(st.person_id.in_([loser, survivor]))
+    rows: dict[str, str] = dict(session.execute(query).tuples().all())
+    if loser not in rows:
+        return
+    if survivor in rows and ladder_rank(Stage(rows[survivor])) >= ladder_rank(Stage(rows[loser])):
+        session.execute(delete(t.PERSON_STAGES).where(st.person_id == loser))
+        return
+    session.execute(delete(t.PERSON_STAGES).where(st.person_id == survivor))
+    session.execute(update(t.PERSON_STAGES).where(st.person_id == loser).values(person_id=survivor))

@@ -1,0 +1,265 @@
+"""Current records and their versions: one page in, Core executemany out.
+
+`upsert_page` reads the page's stored hashes in a few keyed queries, then writes new and changed
+rows with one upsert, their version rows with one insert, and touches unchanged rows with one
+executemany update. It does not commit: call it inside `Mirror.transaction()` so the rows, the
+identities and the cursor land together or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy.orm import Session
+
+from connector.mirror import tables as t
+from connector.mirror.cursors import set_cursor
+from connector.mirror.identity import RecordKey, derived_links, email_of, key_of, link_records
+from connector.mirror.sqlutil import chunks, dumps, insert_ignore, now_utc, upsert
+from connector.model import Crm, SourceRecord
+
+FlagsFor = Callable[[SourceRecord], Iterable[str]]
+"""Bad-data reasons for a record (unknown stage value, bad number...): mirrored and flagged, never dropped."""
+
+_UPDATED_ON_CHANGE = (
+    "properties",
+    "associations",
+    "content_hash",
+    "modified_at",
+    "archived",
+    "deleted",
+    "flags",
+    "last_seen",
+    "version_no",
+    "last_run_id",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CursorUpdate:
+    """Where the stream stands after this page: the max modified value seen and its id tie-breaker."""
+
+    stream: str
+    value: str
+    last_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PageResult:
+    inserted: int
+    changed: int
+    unchanged: int
+
+
+@dataclass(frozen=True, slots=True)
+class FlaggedRecord:
+    crm: str
+    object_type: str
+    record_id: str
+    flags: tuple[str, ...]
+
+
+def content_hash(properties_json: str, archived: bool, associations_json: str) -> str:
+    """sha256 over canonical JSON: equal content always hashes equal, whatever the key order."""
+    payload = f"{properties_json}\x1f{int(archived)}\x1f{associations_json}"
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _stored(session: Session, keys: Iterable[RecordKey]) -> dict[RecordKey, tuple[str, int]]:
+    """key -> (content_hash, version_no) for the keys already mirrored."""
+    grouped: dict[tuple[str, str], list[str]] = {}
+    for crm, object_type, record_id in keys:
+        grouped.setdefault((crm, object_type), []).append(record_id)
+    rec = t.RECORDS.c
+    found: dict[RecordKey, tuple[str, int]] = {}
+    for (crm, object_type), ids in grouped.items():
+        for part in chunks(ids):
+            stmt = select(rec.record_id, rec.content_hash, rec.version_no).where(
+                rec.crm == crm, rec.object_type == object_type, rec.record_id.in_(part)
+            )
+            for record_id, digest, version in session.connection().execute(stmt):
+                found[(crm, object_type, record_id)] = (digest, version)
+    return found
+
+
+def _flags(record: SourceRecord, flags_for: FlagsFor | None) -> list[str]:
+    found = [flag for flag in (email_of(record)[1],) if flag]
+    if flags_for is not None:
+        found.extend(flags_for(record))
+    return sorted(set(found))
+
+
+def upsert_page(
+    session: Session,
+    run_id: int | None,
+    records: Sequence[SourceRecord],
+    cursor: CursorUpdate | None = None,
+    flags_for: FlagsFor | None = None,
+) -> PageResult:
+    """Mirror one page: current rows, version rows on content change, identities, links, cursor."""
+    page = {key_of(r): r for r in records}  # a record twice in a page: the later copy wins
+    stored = _stored(session, page)
+    now = now_utc()
+    written: list[dict[str, Any]] = []
+    touched: list[dict[str, Any]] = []
+    versions: list[dict[str, Any]] = []
+    moved: list[SourceRecord] = []
+    for key, record in page.items():
+        props = dumps(dict(record.properties))
+        assoc = dumps({k: sorted(v) for k, v in record.associations.items()})
+        digest = content_hash(props, record.archived, assoc)
+        flags = dumps(_flags(record, flags_for))
+        previous = stored.get(key)
+        if previous is not None and previous[0] == digest:
+            touched.append({"k_crm": key[0], "k_type": key[1], "k_id": key[2], "seen": now, "flags": flags})
+            continue
+        version = previous[1] + 1 if previous else 1
+        row = {
+            "crm": key[0],
+            "object_type": key[1],
+            "record_id": key[2],
+            "properties": props,
+            "associations": assoc,
+            "content_hash": digest,
+            "modified_at": record.modified_at,
+            "archived": record.archived,
+            "deleted": (record.properties.get("IsDeleted") or "").lower() == "true",
+            "merged_into": None,
+            "flags": flags,
+            "first_seen": now,
+            "last_seen": now,
+            "version_no": version,
+            "last_run_id": run_id,
+        }
+        written.append(row)
+        versions.append(
+            {
+                "crm": key[0],
+                "object_type": key[1],
+                "record_id": key[2],
+                "version_no": version,
+                "content_hash": digest,
+                "properties": props,
+                "archived": record.archived,
+                "modified_at": record.modified_at,
+                "run_id": run_id,
+                "pulled_at": now,
+            }
+        )
+        moved.append(record)
+    upsert(session, t.RECORDS, written, _UPDATED_ON_CHANGE)
+    if versions:
+        session.connection().execute(t.VERSIONS.insert(), versions)
+    if touched:
+        rec = t.RECORDS.c
+        session.connection().execute(
+            update(t.RECORDS)
+            .where(
+                rec.crm == bindparam("k_crm"),
+                rec.object_type == bindparam("k_type"),
+                rec.record_id == bindparam("k_id"),
+            )
+            .values(last_seen=bindparam("seen"), flags=bindparam("flags")),
+            touched,
+        )
+    _replace_links(session, moved)
+    link_records(session, moved)
+    if cursor is not None:
+        set_cursor(session, cursor.stream, cursor.value, cursor.last_id, run_id)
+    inserted = sum(1 for v in versions if v["version_no"] == 1)
+    return PageResult(inserted=inserted, changed=len(versions) - inserted, unchanged=len(touched))
+
+
+def _replace_links(session: Session, records: Sequence[SourceRecord]) -> None:
+    """A changed record's links are exactly what it declares now (old ones removed)."""
+    if not records:
+        return
+    links = t.LINKS.c
+    grouped: dict[tuple[str, str], list[str]] = {}
+    for record in records:
+        grouped.setdefault((record.crm.value, record.object_type), []).append(record.record_id)
+    for (crm, object_type), ids in grouped.items():
+        for part in chunks(ids):
+            session.connection().execute(
+                delete(t.LINKS).where(
+                    links.crm == crm, links.object_type == object_type, links.record_id.in_(part)
+                )
+            )
+    rows = [
+        {
+            "crm": record.crm.value,
+            "object_type": record.object_type,
+            "record_id": record.record_id,
+            "to_type": to_type,
+            "to_id": to_id,
+        }
+        for record in records
+        for to_type, to_id in derived_links(record)
+    ]
+    insert_ignore(session, t.LINKS, rows)
+
+
+def row_to_record(row: Any) -> SourceRecord:
+    """A `records` row (mapping with the table's columns) back into a SourceRecord."""
+    assoc: dict[str, list[str]] = json.loads(row.associations)
+    return SourceRecord(
+        crm=Crm(row.crm),
+        object_type=row.object_type,
+        record_id=row.record_id,
+        properties=json.loads(row.properties),
+        modified_at=row.modified_at,
+        archived=bool(row.archived),
+        associations={k: tuple(v) for k, v in assoc.items()},
+    )
+
+
+def get_records(
+    session: Session, crm: Crm, object_type: str, record_ids: Iterable[str]
+) -> dict[str, SourceRecord]:
+    """The latest mirrored copy of each record that is present (e.g. for the push conflict check)."""
+    rec = t.RECORDS.c
+    found: dict[str, SourceRecord] = {}
+    for part in chunks(list(dict.fromkeys(record_ids))):
+        stmt = select(t.RECORDS).where(
+            rec.crm == crm.value, rec.object_type == object_type, rec.record_id.in_(part)
+        )
+        for row in session.connection().execute(stmt):
+            found[row.record_id] = row_to_record(row)
+    return found
+
+
+def mark_deleted(session: Session, crm: Crm, object_type: str, record_ids: Iterable[str]) -> int:
+    """Tombstone records the CRM reports deleted (kept, never removed: history and audit point at them)."""
+    rec = t.RECORDS.c
+    count = 0
+    for part in chunks(list(dict.fromkeys(record_ids))):
+        result = session.connection().execute(
+            update(t.RECORDS)
+            .where(rec.crm == crm.value, rec.object_type == object_type, rec.record_id.in_(part))
+            .values(deleted=True, last_seen=now_utc())
+        )
+        count += result.rowcount
+    return count
+
+
+def flagged_records(session: Session) -> list[FlaggedRecord]:
+    """Every mirrored record carrying at least one bad-data flag, for the report and `doctor`."""
+    rec = t.RECORDS.c
+    stmt = select(rec.crm, rec.object_type, rec.record_id, rec.flags).where(rec.flags != "[]")
+    return [
+        FlaggedRecord(crm, object_type, record_id, tuple(json.loads(flags)))
+        for crm, object_type, record_id, flags in session.connection().execute(stmt)
+    ]
+
+
+def latest_modified(session: Session, crm: Crm, object_type: str) -> datetime | None:
+    """The newest modified_at mirrored for an object type (a server-side clock, not local now)."""
+    rec = t.RECORDS.c
+    stmt = select(rec.modified_at).where(rec.crm == crm.value, rec.object_type == object_type)
+    return session.connection().execute(stmt.order_by(rec.modified_at.desc()).limit(1)).scalar()

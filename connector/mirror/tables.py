@@ -1,0 +1,236 @@
+"""The mirror's tables as SQLModel classes (the schema's latest shape; migrations.py creates it).
+
+Portable by construction: JSON is TEXT holding canonical JSON, datetimes go through `UTCDateTime`
+(stored naive-UTC, read back timezone-aware), composite natural keys instead of rowid tricks.
+Repositories use the `Table` objects (`Record.__table__` via `table()`) with Core statements.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Dialect
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in Python, naive UTC in the column (SQLite has no time zones)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:  # noqa: ARG002
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} given to the mirror; use timezone-aware UTC")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:  # noqa: ARG002
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def _when(*, nullable: bool = False, index: bool = False) -> Any:
+    return Field(sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+def _text(*, nullable: bool = False, default: str | None = None) -> Any:
+    return Field(sa_column=Column(Text, nullable=nullable, default=default))
+
+
+class SchemaMigration(SQLModel, table=True):
+    __tablename__ = "schema_migrations"
+    version: int = Field(primary_key=True)
+    name: str
+    applied_at: datetime = _when()
+
+
+class Run(SQLModel, table=True):
+    __tablename__ = "runs"
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(index=True)
+    started_at: datetime = _when()
+    finished_at: datetime | None = _when(nullable=True)
+    status: str = Field(default="running")
+    stats: str = _text(default="{}")
+    error: str | None = _text(nullable=True)
+
+
+class Record(SQLModel, table=True):
+    __tablename__ = "records"
+    crm: str = Field(primary_key=True)
+    object_type: str = Field(primary_key=True)
+    record_id: str = Field(primary_key=True)
+    properties: str = _text()
+    associations: str = _text(default="{}")
+    content_hash: str
+    modified_at: datetime = _when()
+    archived: bool = False
+    deleted: bool = False
+    merged_into: str | None = None
+    flags: str = _text(default="[]")
+    first_seen: datetime = _when()
+    last_seen: datetime = _when()
+    version_no: int = 1
+    last_run_id: int | None = Field(default=None, foreign_key="runs.id")
+
+
+class RecordVersion(SQLModel, table=True):
+    __tablename__ = "record_versions"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["crm", "object_type", "record_id"],
+            ["records.crm", "records.object_type", "records.record_id"],
+        ),
+    )
+    crm: str = Field(primary_key=True)
+    object_type: str = Field(primary_key=True)
+    record_id: str = Field(primary_key=True)
+    version_no: int = Field(primary_key=True)
+    content_hash: str
+    properties: str = _text()
+    archived: bool = False
+    modified_at: datetime = _when()
+    run_id: int | None = Field(default=None, foreign_key="runs.id")
+    pulled_at: datetime = _when()
+
+
+class RecordLink(SQLModel, table=True):
+    """An association as declared by the `from` record (so a re-pull replaces exactly its own links)."""
+
+    __tablename__ = "record_links"
+    __table_args__ = (Index("ix_record_links_to", "crm", "to_type", "to_id"),)
+    crm: str = Field(primary_key=True)
+    object_type: str = Field(primary_key=True)
+    record_id: str = Field(primary_key=True)
+    to_type: str = Field(primary_key=True)
+    to_id: str = Field(primary_key=True)
+
+
+class PersonRow(SQLModel, table=True):
+    __tablename__ = "people"
+    person_id: str = Field(primary_key=True)
+    email: str | None = Field(default=None, unique=True)
+    merged_into: str | None = Field(default=None, index=True)
+    created_at: datetime = _when()
+
+
+class Identity(SQLModel, table=True):
+    __tablename__ = "identities"
+    crm: str = Field(primary_key=True)
+    object_type: str = Field(primary_key=True)
+    record_id: str = Field(primary_key=True)
+    person_id: str = Field(foreign_key="people.person_id", index=True)
+    email: str | None = None
+    linked_by: str
+
+
+class CursorRow(SQLModel, table=True):
+    __tablename__ = "cursors"
+    stream: str = Field(primary_key=True)
+    value: str
+    last_id: str | None = None
+    updated_at: datetime = _when()
+    run_id: int | None = Field(default=None, foreign_key="runs.id")
+
+
+class DecisionRow(SQLModel, table=True):
+    __tablename__ = "decisions"
+    id: int | None = Field(default=None, primary_key=True)
+    key: str | None = Field(default=None, unique=True)
+    run_id: int | None = Field(default=None, foreign_key="runs.id", index=True)
+    person_id: str = Field(index=True)
+    kind: str
+    rule_id: str
+    mapping_version: str
+    inputs: str = _text()
+    payload: str = _text()
+    decided_at: datetime = _when()
+
+
+class PersonStage(SQLModel, table=True):
+    __tablename__ = "person_stages"
+    person_id: str = Field(primary_key=True)
+    stage: str
+    since: datetime = _when()
+    rule_id: str | None = None
+    decision_id: int | None = Field(default=None, foreign_key="decisions.id")
+
+
+class StageHistory(SQLModel, table=True):
+    __tablename__ = "stage_history"
+    __table_args__ = (Index("ix_stage_history_person", "person_id", "entered_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: str
+    stage: str = Field(index=True)
+    entered_at: datetime = _when(index=True)
+    rule_id: str | None = None
+    decision_id: int | None = Field(default=None, foreign_key="decisions.id")
+
+
+class OutboxEntry(SQLModel, table=True):
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "crm", "status", "next_attempt_at"),)
+    key: str = Field(primary_key=True)
+    decision_id: int | None = Field(default=None, foreign_key="decisions.id", index=True)
+    person_id: str = Field(index=True)
+    crm: str
+    op: str
+    object_type: str | None = None
+    record_id: str | None = None
+    payload: str = _text()
+    status: str = "pending"
+    attempts: int = 0
+    next_attempt_at: datetime | None = _when(nullable=True)
+    created_at: datetime = _when()
+    updated_at: datetime = _when()
+    sent_at: datetime | None = _when(nullable=True)
+    crm_ids: str = _text(default="[]")
+    last_http_status: int | None = None
+    last_error: str | None = _text(nullable=True)
+
+
+class WriteAttempt(SQLModel, table=True):
+    __tablename__ = "write_attempts"
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(sa_column=Column(String, ForeignKey("outbox.key"), nullable=False, index=True))
+    at: datetime = _when()
+    outcome: str
+    http_status: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    crm_ids: str = _text(default="[]")
+    error: str | None = _text(nullable=True)
+
+
+def table(model: type[SQLModel]) -> Table:
+    """The Core `Table` behind a SQLModel class (typed, for Core statements)."""
+    result = model.__table__  # type: ignore[attr-defined]
+    assert isinstance(result, Table)
+    return result
+
+
+RECORDS = table(Record)
+VERSIONS = table(RecordVersion)
+LINKS = table(RecordLink)
+PEOPLE = table(PersonRow)
+IDENTITIES = table(Identity)
+CURSORS = table(CursorRow)
+RUNS = table(Run)
+DECISIONS = table(DecisionRow)
+PERSON_STAGES = table(PersonStage)
+STAGE_HISTORY = table(StageHistory)
+OUTBOX = table(OutboxEntry)
+ATTEMPTS = table(WriteAttempt)
+MIGRATIONS = table(SchemaMigration)
