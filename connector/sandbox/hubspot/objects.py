@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from connector.sandbox.base import ApiError, Request, Response
 from connector.sandbox.hubspot import search
@@ -78,6 +79,7 @@ class ObjectRoutes:
         app.add("GET", base, self.list)
         app.add("POST", base, self.create)
         app.add("POST", base + r"/search", self.search)
+        app.add("POST", r"/crm/v3/objects/(?P<type>contacts)/merge", self.merge)
         app.add("GET", base + r"/(?P<id>[^/]+)", self.get)
         app.add("PATCH", base + r"/(?P<id>[^/]+)", self.update)
         app.add("DELETE", base + r"/(?P<id>[^/]+)", self.delete)
@@ -117,7 +119,7 @@ class ObjectRoutes:
 
     def get(self, req: Request, m: re.Match[str]) -> Response:
         kind = kind_of(m)
-        rec = self.store.resolve(kind, m["id"], req.arg("idProperty"))
+        rec = self.store.resolve(kind, unquote(m["id"]), req.arg("idProperty"))
         if rec is None or rec.archived != flag(req, "archived"):
             raise not_found(kind[:-1], [m["id"]])
         props = multi(req, "properties") or None
@@ -133,7 +135,7 @@ class ObjectRoutes:
 
     def update(self, req: Request, m: re.Match[str]) -> Response:
         kind = kind_of(m)
-        rec = self.store.resolve(kind, m["id"], req.arg("idProperty"))
+        rec = self.store.resolve(kind, unquote(m["id"]), req.arg("idProperty"))
         if rec is None:
             raise not_found(kind[:-1], [m["id"]])
         rec = self.store.update(kind, rec.id, (req.json() or {}).get("properties") or {})
@@ -149,3 +151,12 @@ class ObjectRoutes:
     def search(self, req: Request, m: re.Match[str]) -> Response:
         body, count = search.run(self.store, kind_of(m), req.json() or {})
         return Response(200, body, records_out=count)
+
+    def merge(self, req: Request, m: re.Match[str]) -> Response:
+        """`{primaryObjectId, objectIdToMerge}`: the loser's id resolves to the winner afterwards."""
+        body = req.json() or {}
+        try:
+            winner = self.store.merge(int(body["primaryObjectId"]), int(body["objectIdToMerge"]))
+        except (KeyError, ValueError, TypeError) as exc:
+            raise ApiError(400, {"category": "VALIDATION_ERROR", "message": f"bad merge input: {exc!r}"}) from exc
+        return Response(200, winner.to_json(), records_in=2, records_out=1)

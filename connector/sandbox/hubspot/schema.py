@@ -5,6 +5,7 @@ One table per concept so the store, search and metadata routes never disagree.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 OBJECT_ALIASES: dict[str, str] = {
@@ -132,3 +133,6 @@ def sortable(prop: str, value: str | None) -> float | str | None:
 def object_type(raw: str) -> str:
     """Canonical plural type for a path segment; unknown types raise KeyError for a 404."""
     return OBJECT_ALIASES[raw.lower()]
+
+
+ISO_PATTERN = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
