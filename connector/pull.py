@@ -25,13 +25,13 @@ from typing import Any
 
 from connector.crm.clients import HubSpotConnection, SalesforceConnection
 from connector.crm.hubspot import HubSpotReader
-from connector.crm.protocol import CrmReader, Page, ResumeKey, Window, parse_crm_time
+from connector.crm.protocol import CrmReader, Known, Page, ResumeKey, Window, parse_crm_time
 from connector.crm.salesforce import SalesforceReader
 from connector.crm.streams import Stream, get_stream
 from connector.errors import ConfigError, ConnectorError, QuotaExhausted
 from connector.mirror.cursors import Cursor, get_cursor
 from connector.mirror.db import Mirror
-from connector.mirror.records import CursorUpdate, upsert_page
+from connector.mirror.records import CursorUpdate, get_records, upsert_page
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,12 @@ class Position:
         doc: dict[str, Any] = {"watermark": _iso(self.watermark)}
         if self.window is not None:
             w = self.window
-            doc["window"] = {"lo": _iso(w.lo), "hi": _iso(w.hi), "at": _iso(w.after.at) if w.after else None}
+            doc["window"] = {
+                "lo": _iso(w.lo),
+                "hi": _iso(w.hi),
+                "at": _iso(w.after.at) if w.after else None,
+                "overlap": _iso(w.overlap_until),
+            }
             doc["max_seen"] = _iso(self.max_seen)
         token = self.window.after.token if self.window is not None and self.window.after else None
         return CursorUpdate(stream, json.dumps(doc, separators=(",", ":")), token)
@@ -80,7 +85,7 @@ class Position:
                 return cls(watermark)
             hi = _required_time(win["hi"])
             after = ResumeKey(cursor.last_id, parse_crm_time(win.get("at"))) if cursor.last_id else None
-            window = Window(parse_crm_time(win.get("lo")), hi, after)
+            window = Window(parse_crm_time(win.get("lo")), hi, after, parse_crm_time(win.get("overlap")))
             return cls(watermark, window, parse_crm_time(doc.get("max_seen")))
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise ConfigError(f"cursors[{cursor.stream}]: unreadable value {cursor.value!r}: {exc}") from exc
@@ -133,8 +138,9 @@ def plan_window(stream: Stream, pos: Position, cycle_start: datetime, lookback: 
         )
         if not due:
             return None
-    lo = pos.watermark - lookback if pos.watermark is not None else None
-    return Window(lo, cycle_start)
+    if pos.watermark is None:
+        return Window(None, cycle_start)
+    return Window(pos.watermark - lookback, cycle_start, overlap_until=pos.watermark)
 
 
 def advance(stream: Stream, pos: Position, window: Window, page: Page, max_seen: datetime | None) -> Position:
@@ -147,6 +153,17 @@ def advance(stream: Stream, pos: Position, window: Window, page: Page, max_seen:
         return Position(pos.watermark)
     top = min(max_seen, window.hi)
     return Position(max(top, pos.watermark) if pos.watermark is not None else top)
+
+
+def _known_in(mirror: Mirror) -> Known:
+    """Which overlap records the mirror already holds at the same modification time."""
+
+    def known(stream: Stream, pairs: Sequence[tuple[str, datetime]]) -> set[str]:
+        with mirror.reader() as s:
+            have = get_records(s, stream.crm, stream.object, [rid for rid, _ in pairs])
+        return {rid for rid, at in pairs if rid in have and have[rid].modified_at == at}
+
+    return known
 
 
 def pull_stream(
@@ -172,7 +189,7 @@ def pull_stream(
     stats.resumed, stats.window = pos.window is not None, window
     pause = _pause_after()
     max_seen = pos.max_seen if pos.window is not None else None
-    for page in reader.pull(stream, window):
+    for page in reader.pull(stream, window, _known_in(mirror)):
         if page.max_seen is not None and (max_seen is None or page.max_seen > max_seen):
             max_seen = page.max_seen
         new = advance(stream, pos, window, page, max_seen)

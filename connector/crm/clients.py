@@ -119,7 +119,8 @@ class HubSpotConnection:
             api.api_client.configuration.access_token = self._bearer()
             self.calls += 1
             resp = fn(**kwargs, _preload_content=False, _request_timeout=self.timeout)
-            self.last_headers = dict(resp.headers)
+            if "X-HubSpot-RateLimit-Daily" in resp.headers:  # search answers carry none (facts §2)
+                self.last_headers = dict(resp.headers)
             return json.loads(resp.data) if resp.data else None
 
         def with_refresh() -> Any:

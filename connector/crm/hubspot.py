@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connector.crm.clients import HubSpotConnection
-from connector.crm.protocol import Page, Quota, ResumeKey, Window, parse_crm_time
+from connector.crm.protocol import Known, Page, Quota, ResumeKey, Window, drop_known, parse_crm_time
 from connector.crm.streams import Stream, streams_for
 from connector.errors import FatalError, SkippableRecord
 from connector.model import Crm, SourceRecord
@@ -88,10 +88,22 @@ class HubSpotReader:
             return Quota()
         return Quota(used=int(daily) - int(remaining), limit=int(daily))
 
-    def pull(self, stream: Stream, window: Window) -> Iterator[Page]:
+    def pull(self, stream: Stream, window: Window, known: Known | None = None) -> Iterator[Page]:
         if stream.kind == "archived":
             return self._archived(stream, window)
-        return self._changes(stream, window)
+        return self._changes(stream, window, known)
+
+    @staticmethod
+    def _key(stream: Stream) -> Any:
+        def key(raw: dict[str, Any]) -> tuple[str, datetime | None]:
+            try:
+                return str(raw.get("id")), parse_crm_time(
+                    (raw.get("properties") or {}).get(stream.cursor_field)
+                )
+            except ValueError:
+                return str(raw.get("id")), None
+
+        return key
 
     # ---- records ------------------------------------------------------------------------------
     def _record(
@@ -150,7 +162,7 @@ class HubSpotReader:
             raise FatalError(f"{stream.name}: search answered {type(resp).__name__}, not an object")
         return resp
 
-    def _changes(self, stream: Stream, window: Window) -> Iterator[Page]:
+    def _changes(self, stream: Stream, window: Window, known: Known | None) -> Iterator[Page]:
         after_id = window.after.token if window.after else None
         buffered: list[dict[str, Any]] = []
         calls = 0
@@ -162,9 +174,10 @@ class HubSpotReader:
             remaining = max(0, int(total) - len(results)) if total is not None else None
             if results:
                 after_id = str(results[-1]["id"])
+            fresh = drop_known(stream, results, self._key(stream), window, known)
             # Continue while HubSpot says there is more, even after a short page (reliability §5).
             last = not results or not (resp.get("paging") or {}).get("next")
-            buffered.extend(results)
+            buffered.extend(fresh)
             # Deals wait until one association batch (≤1000 ids) is full: ⌈N/1000⌉ association calls.
             if stream.associations and not last and len(buffered) + self.page_size <= self.assoc_batch:
                 continue

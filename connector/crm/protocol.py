@@ -6,13 +6,15 @@ commits each page with its resume key, so cursor logic exists once for both CRMs
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from connector.crm.streams import Stream
 from connector.model import Crm, SourceRecord
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,8 @@ class Window:
     lo: datetime | None
     hi: datetime
     after: ResumeKey | None = None
+    # the previous watermark: records modified at or before it may already be mirrored (lookback)
+    overlap_until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +66,10 @@ class Quota:
     extra: dict[str, str] = field(default_factory=dict)
 
 
+Known = Callable[[Stream, Sequence[tuple[str, datetime]]], set[str]]
+"""Of these (record id, modification time) pairs, the ids the mirror already holds at that time."""
+
+
 class CrmReader(Protocol):
     """A CRM adapter's read side."""
 
@@ -75,8 +83,13 @@ class CrmReader(Protocol):
         """Requests sent so far by this adapter (including retries and token refreshes)."""
         ...
 
-    def pull(self, stream: Stream, window: Window) -> Iterator[Page]:
-        """Pages of records changed in `window`, in resume-key order; the last page has `last=True`."""
+    def pull(self, stream: Stream, window: Window, known: Known | None = None) -> Iterator[Page]:
+        """Pages of records changed in `window`, in resume-key order; the last page has `last=True`.
+
+        Records in the lookback overlap that `known` reports as already mirrored at the same
+        modification time are dropped before any follow-up call (associations), so a cycle
+        with nothing changed costs one call per stream.
+        """
         ...
 
     def quota(self) -> Quota: ...
@@ -91,3 +104,21 @@ def parse_crm_time(value: object) -> datetime | None:
         return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
     parsed = datetime.fromisoformat(text)
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def drop_known(
+    stream: Stream,
+    items: list[T],
+    key: Callable[[T], tuple[str, datetime | None]],
+    window: Window,
+    known: Known | None,
+) -> list[T]:
+    """`items` minus those in the lookback overlap the mirror already holds unchanged."""
+    if known is None or window.overlap_until is None:
+        return items
+    until = window.overlap_until
+    candidates = [(rid, at) for rid, at in map(key, items) if at is not None and at <= until]
+    if not candidates:
+        return items
+    seen = known(stream, candidates)
+    return [i for i in items if key(i)[0] not in seen] if seen else items

@@ -14,7 +14,7 @@ from typing import Any
 from simple_salesforce.api import Salesforce
 
 from connector.crm.clients import SalesforceConnection
-from connector.crm.protocol import Page, Quota, ResumeKey, Window, parse_crm_time
+from connector.crm.protocol import Known, Page, Quota, ResumeKey, Window, drop_known, parse_crm_time
 from connector.crm.soql import changes_query, checked_fields
 from connector.crm.streams import Stream, streams_for
 from connector.errors import FatalError
@@ -62,7 +62,7 @@ class SalesforceReader:
             self.conn.described[stream.object] = names
         return checked_fields(stream.object, stream.properties, names, stream.optional)
 
-    def pull(self, stream: Stream, window: Window) -> Iterator[Page]:
+    def pull(self, stream: Stream, window: Window, known: Known | None = None) -> Iterator[Page]:
         soql = changes_query(stream.object, self.fields(stream), stream.cursor_field, window)
         result = self.conn.call(
             lambda sf: sf.query(soql, include_deleted=True), what=f"queryAll {stream.object}"
@@ -79,7 +79,8 @@ class SalesforceReader:
             )
             max_seen = max((r.modified_at for r in records), default=None)
             remaining = max(0, remaining - len(records))
-            yield Page(records, key, max_seen, done, 1, remaining)
+            fresh = drop_known(stream, records, lambda r: (r.record_id, r.modified_at), window, known)
+            yield Page(fresh, key, max_seen, done, 1, remaining)
             if done:
                 return
             next_url = result.get("nextRecordsUrl")

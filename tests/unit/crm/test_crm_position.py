@@ -26,7 +26,7 @@ def page(*, last: bool, max_seen: datetime | None, after: str | None = "9") -> P
     [
         Position(),
         Position(T0),
-        Position(T0, Window(T0 - LOOKBACK, T0 + timedelta(hours=1), ResumeKey("00Q'1", T0)), T0),
+        Position(T0, Window(T0 - LOOKBACK, T0 + timedelta(hours=1), ResumeKey("00Q'1", T0), T0), T0),
         Position(None, Window(None, T0, None), None),
     ],
 )
@@ -41,7 +41,7 @@ def test_first_cycle_reads_everything_up_to_the_cycle_start() -> None:
 
 def test_next_cycle_starts_one_lookback_before_the_watermark() -> None:
     w = plan_window(CONTACTS, Position(T0), T0 + timedelta(hours=1), LOOKBACK)
-    assert w == Window(T0 - LOOKBACK, T0 + timedelta(hours=1))
+    assert w == Window(T0 - LOOKBACK, T0 + timedelta(hours=1), overlap_until=T0)
 
 
 def test_an_interrupted_window_is_resumed_unchanged() -> None:
