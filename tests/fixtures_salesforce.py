@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import requests
-from simple_salesforce import Salesforce
+from simple_salesforce.api import Salesforce
 
 from connector.sandbox.base import RunningServer, serve
 from connector.sandbox.salesforce import SalesforceApp, make_app, make_tls
@@ -35,7 +35,8 @@ def _person(i: int, sf_object: str, status: str | None, **kw: Any) -> SeedPerson
 def small_world() -> World:
     """A dozen people, a few deals and tasks: enough for every filter in the contract tests."""
     statuses = ["Open - Not Contacted", "Working - Contacted", "Closed - Not Converted", None]
-    people = [_person(i, "Lead", statuses[i % 4]) for i in range(1, 9)]
+    people = [_person(i, "Lead", statuses[i % 4]) for i in range(1, 8)]
+    people.append(_person(8, "Lead", statuses[0], email=None))
     people += [_person(i, "Contact", None) for i in range(9, 13)]
     people.append(
         _person(13, "Lead", "Open - Not Contacted", email="o'brien@example.com", last_name="O'Brien")
@@ -57,7 +58,7 @@ def small_world() -> World:
             True,
             stage,
             "own-01",
-        )  # fmt: skip
+        )
         for i, stage in enumerate(["Prospecting", "Negotiation/Review", "Closed Won"], start=1)
     ]
     tasks = [
@@ -65,8 +66,10 @@ def small_world() -> World:
                  "own-01", "salesforce"),
         SeedTask("t-2", "HubSpot only", "p-000001", None, NOW, "COMPLETED", "LOW", None, "hubspot"),
     ]  # fmt: skip
-    companies = [Company(f"co-{i:04d}", f"Company {i}", f"company{i}.com", "Software", 50 * (i + 1), "EMEA")
-                 for i in range(4)]  # fmt: skip
+    companies = [
+        Company(f"co-{i:04d}", f"Company {i}", f"company{i}.com", "Software", 50 * (i + 1), "EMEA")
+        for i in range(4)
+    ]
     owners = [Owner("own-01", "Olive Owner", "olive@example.com", "IS")]
     return World(seed=0, now=NOW, companies=companies, owners=owners, people=people, deals=deals, tasks=tasks)
 
@@ -111,6 +114,14 @@ def start_salesforce(directory: Path, world: World | None, **kw: Any) -> Salesfo
     app = make_app(world, **kw)
     server = serve(app, ssl_context=ctx)
     return SalesforceSandbox(server.url, ca_pem, app, server)
+
+
+def bulk_world(leads: int) -> World:
+    """Many plain leads, for paging."""
+    world = small_world()
+    world.people = [_person(i, "Lead", "Working - Contacted") for i in range(1, leads + 1)]
+    world.deals, world.tasks = [], []
+    return world
 
 
 @pytest.fixture
