@@ -18,7 +18,7 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,7 +29,7 @@ from connector.mirror.audit import save_decisions
 from connector.mirror.db import Mirror, open_mirror
 from connector.mirror.people import load_people
 from connector.mirror.runs import finish_run, start_run
-from connector.model import Crm, Decision, Person, Skipped
+from connector.model import Crm, Decision, Person, Skipped, Stage, StageChange, StageTransition
 from connector.push.crash import crash_point
 from connector.push.hubspot_writer import HubSpotWriter
 from connector.push.planner import Planner
@@ -200,11 +200,32 @@ def _evaluate(
     with mirror.reader() as s:
         for person in load_people(s):
             people[person.person_id] = person
-            decisions.extend(evaluate(person, person.history, mapping, now))
+            decisions.extend(settle(person, mapping, now))
     skipped = sum(isinstance(d, Skipped) for d in decisions)
     if skipped:
         log.info("%d record(s) skipped by the engine (see revops-sync why)", skipped)
     return decisions, people
+
+
+def settle(person: Person, mapping: RulesMapping, now: datetime) -> list[Decision]:
+    """Evaluate until the person's stage stops moving (the engine makes one move per call).
+
+    Without this, a person who is both promoted and recycled by the same facts would move one
+    step per cycle and a re-run of an unchanged cycle would still write. Each step is audited;
+    the planner writes only the last one. A stage seen twice ends the loop (no oscillation).
+    """
+    out: list[Decision] = []
+    seen = {person.stage}
+    for _ in range(len(Stage)):
+        step = evaluate(person, person.history, mapping, now)
+        out.extend(d for d in step if not (out and isinstance(d, Skipped)))  # skips: first step only
+        move = next((d for d in step if isinstance(d, StageTransition)), None)
+        if move is None or move.to_stage in seen:
+            break
+        seen.add(move.to_stage)
+        change = StageChange(move.to_stage, move.why.decided_at, move.why.rule_id)
+        person = replace(person, stage=move.to_stage, history=(*person.history, change))
+    return out
 
 
 def _default_pull(

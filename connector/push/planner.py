@@ -92,9 +92,14 @@ class Planner:
         """Like `plan`, with the decision each write came from (the outbox row links to it)."""
         pairs: list[tuple[StageTransition | TaskDecision, PlannedWrite]] = []
         seen: set[str] = set()
+        decisions = list(decisions)
+        # several moves of one person in one cycle: only where they end up is written
+        final = {d.person_id: d for d in decisions if isinstance(d, StageTransition)}
         for decision in decisions:
             person = people.get(decision.person_id)
             if person is None or isinstance(decision, Skipped):
+                continue
+            if isinstance(decision, StageTransition) and final[decision.person_id] is not decision:
                 continue
             planned = (
                 self._stage_writes(decision, person)
