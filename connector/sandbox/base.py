@@ -344,7 +344,9 @@ def serve(
     server = _Server((host, port), app)
     server.ssl_context = ssl_context
     actual = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, name=f"{app.name}:{actual}", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, args=(0.05,), name=f"{app.name}:{actual}", daemon=True
+    )
     thread.start()
     scheme = "https" if ssl_context else "http"
     return RunningServer(app, f"{scheme}://{host}:{actual}", int(actual), server, thread)
