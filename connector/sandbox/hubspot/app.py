@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 from urllib.parse import parse_qs
 
-from connector.sandbox.base import ApiError, Request, Response, SandboxApp
+from connector.sandbox.base import Request, Response, SandboxApp
 from connector.sandbox.hubspot.activity import ActivityRoutes
 from connector.sandbox.hubspot.assoc import AssociationRoutes
 from connector.sandbox.hubspot.batch import BatchRoutes
@@ -100,10 +100,7 @@ class HubSpotApp(SandboxApp):
 
     def _oauth_token(self, req: Request, m: re.Match[str]) -> Response:
         form = {k: v[-1] for k, v in parse_qs(req.body.decode(errors="replace")).items()}
-        try:
-            return Response(200, self.tokens.refresh(form))
-        except ApiError as exc:
-            raise ApiError(400, {"status": "BAD_REFRESH_TOKEN", **exc.body}) from exc
+        return Response(200, self.tokens.refresh(form))
 
 
 def make_app(

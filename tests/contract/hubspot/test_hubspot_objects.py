@@ -54,7 +54,9 @@ def test_create_get_by_email_and_timestamps(hubspot_sandbox):
         )
     )
     assert made.properties["hs_object_id"] == made.id
-    got = api.get_by_id("new.person@example.com", id_property="email", properties=["hubspotscore", "lastmodifieddate"])
+    got = api.get_by_id(
+        "new.person@example.com", id_property="email", properties=["hubspotscore", "lastmodifieddate"]
+    )
     assert got.id == made.id
     assert got.properties["hubspotscore"] == "42"
     assert ISO_PATTERN.fullmatch(got.properties["lastmodifieddate"])

@@ -29,10 +29,19 @@ def _score(props):
 
 
 CASES = [
-    ({"propertyName": "lifecyclestage", "operator": "EQ", "value": "lead"}, lambda p: p.get("lifecyclestage") == "lead"),
-    ({"propertyName": "lifecyclestage", "operator": "NEQ", "value": "lead"}, lambda p: p.get("lifecyclestage") != "lead"),
+    (
+        {"propertyName": "lifecyclestage", "operator": "EQ", "value": "lead"},
+        lambda p: p.get("lifecyclestage") == "lead",
+    ),
+    (
+        {"propertyName": "lifecyclestage", "operator": "NEQ", "value": "lead"},
+        lambda p: p.get("lifecyclestage") != "lead",
+    ),
     ({"propertyName": "hubspotscore", "operator": "GTE", "value": "70"}, lambda p: (_score(p) or -1) >= 70),
-    ({"propertyName": "hubspotscore", "operator": "LT", "value": "9"}, lambda p: _score(p) is not None and _score(p) < 9),
+    (
+        {"propertyName": "hubspotscore", "operator": "LT", "value": "9"},
+        lambda p: _score(p) is not None and _score(p) < 9,
+    ),
     (
         {"propertyName": "hubspotscore", "operator": "BETWEEN", "value": "10", "highValue": "20"},
         lambda p: _score(p) is not None and 10 <= _score(p) <= 20,
@@ -91,13 +100,17 @@ def test_groups_are_ored_and_filters_anded(hubspot_sandbox):
     want = _expected(
         hubspot_sandbox,
         "contacts",
-        lambda p: p.get("lifecyclestage") == "customer"
-        or (p.get("lifecyclestage") == "lead" and p.get("hs_lead_status") == "NEW"),
+        lambda p: (
+            p.get("lifecyclestage") == "customer"
+            or (p.get("lifecyclestage") == "lead" and p.get("hs_lead_status") == "NEW")
+        ),
     )
     assert {r.id for r in page.results} == want
 
 
-@pytest.mark.parametrize("sort", [{"propertyName": "hubspotscore", "direction": "DESCENDING"}, "-hubspotscore"])
+@pytest.mark.parametrize(
+    "sort", [{"propertyName": "hubspotscore", "direction": "DESCENDING"}, "-hubspotscore"]
+)
 def test_sort_descending_numeric(hubspot_sandbox, sort):
     page = _search(hubspot_sandbox.client(), sorts=[sort], limit=50, properties=["hubspotscore"])
     scores = [_score(r.properties) for r in page.results]
