@@ -129,7 +129,7 @@ class _Run:
                 if mine:
                     fresh = mine
                     break
-        return max(fresh, key=lambda e: (rank(e.stage), e.crm != self.mapping.default_precedence[0]))
+        return max(fresh, key=lambda e: (rank(e.stage), e.crm == self.mapping.default_precedence[0]))
 
     def advance(self) -> bool:
         current_rank = rank(self.current)

@@ -111,7 +111,7 @@ class Facts(dict[str, Any]):
     def _deal_facts(self) -> None:
         open_phases: list[int] = []
         closed: dict[str, list[datetime]] = {"won": [], "lost": []}
-        for deal in self.person.deals:
+        for deal in sorted(self.person.deals, key=lambda d: (d.crm, d.object_type, d.record_id)):
             spec = self.mapping.deals.get(deal.crm)
             if deal.archived or spec is None or deal.object_type != spec.object_type:
                 continue

@@ -28,7 +28,9 @@ def hs_deal(stage: str, record_id: str = "d1", closedate: str | None = None) -> 
 
 
 def sf_opp(stage: str, record_id: str = "006A", closedate: str | None = None) -> SourceRecord:
-    return SourceRecord(Crm.SALESFORCE, "Opportunity", record_id, {"StageName": stage, "CloseDate": closedate}, LONG_AGO)
+    return SourceRecord(
+        Crm.SALESFORCE, "Opportunity", record_id, {"StageName": stage, "CloseDate": closedate}, LONG_AGO
+    )
 
 
 def person(
