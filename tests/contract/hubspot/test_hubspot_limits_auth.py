@@ -27,7 +27,12 @@ def _exhaust(call, times):
 @pytest.mark.parametrize(
     ("limits", "calls", "policy", "message"),
     [
-        (HubSpotLimits(burst=4), 4, "TEN_SECONDLY_ROLLING", "You have reached your ten_secondly_rolling limit."),
+        (
+            HubSpotLimits(burst=4),
+            4,
+            "TEN_SECONDLY_ROLLING",
+            "You have reached your ten_secondly_rolling limit.",
+        ),
         (HubSpotLimits(daily=3), 3, "DAILY", None),
     ],
 )
