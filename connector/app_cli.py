@@ -253,7 +253,7 @@ def demo(
     from connector.demo import run_demo  # noqa: PLC0415
     from connector.logs import setup_logging  # noqa: PLC0415
 
-    setup_logging(level="WARNING")
+    setup_logging(level="ERROR")  # the sandboxes' realistic 429s are retried; the demo shows results
     with _exits():
         run_demo(console, people=people, seed=seed, workdir=workdir)
 

@@ -111,8 +111,12 @@ class Activity:
     detail: str
 
 
-def _pick(rng: random.Random, items: Iterable[Any], n: int) -> list[Any]:
+def _pick(rng: random.Random, items: Iterable[Any], n: int, linked: set[str] | None = None) -> list[Any]:
+    """n random items, preferring those whose key is in `linked` (people in both CRMs show more)."""
     pool = list(items)
+    if linked is not None:
+        both = [x for x in pool if x.key in linked]
+        pool = both if len(both) >= n else pool
     return rng.sample(pool, min(n, len(pool)))
 
 
@@ -120,6 +124,8 @@ def plan_activity(boxes: Sandboxes, rng: random.Random, per_kind: int = 3) -> li
     """Choose who does what: people linked in a way each action means something to the rules."""
     w, hs_ids, sf_ids = boxes.world, boxes.ids[Crm.HUBSPOT], boxes.ids[Crm.SALESFORCE]
     ok = [p for p in w.people if p.email and "@" in p.email]
+    both = {p.key for p in ok if p.in_hubspot and p.in_salesforce}
+    both |= {d.key for d in w.deals if d.in_hubspot and d.in_salesforce}
     out: list[Activity] = []
     for p in _pick(
         rng, (p for p in ok if p.in_hubspot and p.lifecyclestage == "lead" and p.key in hs_ids), per_kind
@@ -133,23 +139,23 @@ def plan_activity(boxes: Sandboxes, rng: random.Random, per_kind: int = 3) -> li
         and p.lifecyclestage == "marketingqualifiedlead"
         and p.key in sf_ids
     )
-    for p in _pick(rng, sf_mql, per_kind):
+    for p in _pick(rng, sf_mql, per_kind, both):
         out.append(Activity("is_accepts", Crm.SALESFORCE, p.key, p.email, "Lead.Status Working - Contacted"))
     open_hs = (
         d for d in w.deals if d.in_hubspot and not d.hs_dealstage.startswith("closed") and d.key in hs_ids
     )
-    for i, d in enumerate(_pick(rng, open_hs, 2 * per_kind)):
+    for i, d in enumerate(_pick(rng, open_hs, 2 * per_kind, both)):
         what = "deal_won" if i % 2 == 0 else "deal_lost"
         person = next((p for p in w.people if p.key == d.person_key), None)
         out.append(Activity(what, Crm.HUBSPOT, d.key, person.email if person else None, d.name))
     open_sf = (
         d for d in w.deals if d.in_salesforce and not d.sf_stage.startswith("Closed") and d.key in sf_ids
     )
-    for d in _pick(rng, open_sf, per_kind):
+    for d in _pick(rng, open_sf, per_kind, both):
         person = next((p for p in w.people if p.key == d.person_key), None)
         out.append(Activity("deal_won", Crm.SALESFORCE, d.key, person.email if person else None, d.name))
     customers = (p for p in ok if p.in_hubspot and p.lifecyclestage == "customer" and p.key in hs_ids)
-    for p in _pick(rng, customers, per_kind):
+    for p in _pick(rng, customers, per_kind, both):
         out.append(Activity("churn", Crm.HUBSPOT, p.key, p.email, "churn_date set by Customer Success"))
     for i in range(per_kind):
         email = f"new.lead.{rng.randrange(10**6)}.{i}@newco-{i}.example"
