@@ -42,7 +42,9 @@ def sf_ids(salesforce_sandbox: SalesforceSandbox) -> dict[str, str]:
 
 
 @pytest.mark.parametrize(("where", "expected"), FILTERS)
-def test_soql_filters(salesforce_sandbox: SalesforceSandbox, sf_ids: dict[str, str], where: str, expected: set[int]):
+def test_soql_filters(
+    salesforce_sandbox: SalesforceSandbox, sf_ids: dict[str, str], where: str, expected: set[int]
+):
     result = salesforce_sandbox.client().query(f"SELECT Id, LastName FROM Lead WHERE {where}")
     got = {r["Id"] for r in result["records"]}
     assert got == {sf_ids[f"p-{i:06d}"] for i in expected}
@@ -112,7 +114,9 @@ def test_query_all_follows_next_records_url(big_sandbox: SalesforceSandbox) -> N
     assert pages[1]["path"].startswith("/services/data/v59.0/query/01g")
 
 
-@pytest.mark.parametrize(("header", "first_page"), [("batchSize=500", 500), ("batchSize=50", 200), ("", 2000)])
+@pytest.mark.parametrize(
+    ("header", "first_page"), [("batchSize=500", 500), ("batchSize=50", 200), ("", 2000)]
+)
 def test_batch_size_header(big_sandbox: SalesforceSandbox, header: str, first_page: int) -> None:
     sf = big_sandbox.client()
     headers = {"Sforce-Query-Options": header} if header else {}
