@@ -33,7 +33,8 @@ def _kinds(m: re.Match[str], a: str, b: str) -> tuple[str, str]:
 
 
 def _types(type_ids: set[int]) -> list[dict[str, Any]]:
-    return [{"category": "HUBSPOT_DEFINED", "typeId": t, "label": None} for t in sorted(type_ids)]
+    """Unlabeled HubSpot-defined types; `label` is left out rather than null (the spec types it string)."""
+    return [{"category": "HUBSPOT_DEFINED", "typeId": t} for t in sorted(type_ids)]
 
 
 class AssociationRoutes:
@@ -63,9 +64,9 @@ class AssociationRoutes:
             self.store.associate(src, int(m["id"]), dst, int(m["toId"]), tid)
         return {
             "fromObjectTypeId": src,
-            "fromObjectId": int(m["id"]),
+            "fromObjectId": m["id"],
             "toObjectTypeId": dst,
-            "toObjectId": int(m["toId"]),
+            "toObjectId": m["toId"],
             "labels": [],
         }
 
@@ -96,7 +97,7 @@ class AssociationRoutes:
     def list(self, req: Request, m: re.Match[str]) -> Response:
         src, dst = _kinds(m, "from", "to")
         links = self.store.associations(src, int(m["id"]), dst)
-        results = [{"toObjectId": i, "associationTypes": _types(t)} for i, t in sorted(links.items())]
+        results = [{"toObjectId": str(i), "associationTypes": _types(t)} for i, t in sorted(links.items())]
         return Response(200, {"results": results}, records_out=len(results))
 
     def batch_read(self, req: Request, m: re.Match[str]) -> Response:
@@ -113,7 +114,7 @@ class AssociationRoutes:
             if not links:
                 missing.append(rid)
                 continue
-            to = [{"toObjectId": i, "associationTypes": _types(t)} for i, t in sorted(links.items())]
+            to = [{"toObjectId": str(i), "associationTypes": _types(t)} for i, t in sorted(links.items())]
             results.append({"from": {"id": rid}, "to": to})
         now = iso(datetime.now(UTC))
         body: dict[str, Any] = {

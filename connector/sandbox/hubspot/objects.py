@@ -158,5 +158,7 @@ class ObjectRoutes:
         try:
             winner = self.store.merge(int(body["primaryObjectId"]), int(body["objectIdToMerge"]))
         except (KeyError, ValueError, TypeError) as exc:
-            raise ApiError(400, {"category": "VALIDATION_ERROR", "message": f"bad merge input: {exc!r}"}) from exc
+            raise ApiError(
+                400, {"category": "VALIDATION_ERROR", "message": f"bad merge input: {exc!r}"}
+            ) from exc
         return Response(200, winner.to_json(), records_in=2, records_out=1)
