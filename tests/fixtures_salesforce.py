@@ -96,8 +96,11 @@ class SalesforceSandbox:
         resp.raise_for_status()
         return str(resp.json()["access_token"])
 
-    def client(self) -> Salesforce:
-        """A real simple_salesforce client logged in through the OAuth token endpoint."""
+    def client(self) -> Any:
+        """A real simple_salesforce client logged in through the OAuth token endpoint.
+
+        Typed Any: simple-salesforce's `__getattr__` sObject access defeats static typing.
+        """
         session = self.session()
         return Salesforce(
             instance_url=self.url, session_id=self.token(session), session=session, version="59.0"
