@@ -81,7 +81,8 @@ def test_batch_create_is_all_or_nothing_on_validation(hubspot_sandbox):
     ]
     with pytest.raises(ApiException) as err:
         hubspot_sandbox.client().crm.objects.tasks.batch_api.create({"inputs": inputs})
-    assert err.value.status == 400 and "hs_timestamp" in err.value.body
+    assert err.value.status == 400
+    assert "hs_timestamp" in err.value.body
     assert len(hubspot_sandbox.app.store.records["tasks"]) == before
 
 
@@ -91,6 +92,7 @@ def test_upsert_creates_then_updates_by_email(hubspot_sandbox):
     first = api.upsert(batch_input_simple_public_object_batch_input_upsert=body)
     body["inputs"][0]["properties"]["firstname"] = "B"
     second = api.upsert(batch_input_simple_public_object_batch_input_upsert=body)
-    assert first.results[0].new is True and second.results[0].new is False
+    assert first.results[0].new is True
+    assert second.results[0].new is False
     assert first.results[0].id == second.results[0].id
     assert second.results[0].properties["firstname"] == "B"

@@ -40,7 +40,9 @@ def test_burst_and_daily_policies(hubspot_sandbox_factory, limits, calls, policy
     api = hubspot_sandbox_factory(people=5, limits=limits).client().crm.contacts.basic_api
     body = _exhaust(lambda: api.get_page(limit=1), calls)
     assert body["policyName"] == policy
-    assert body["errorType"] == "RATE_LIMIT" and body["status"] == "error" and body["correlationId"]
+    assert body["errorType"] == "RATE_LIMIT"
+    assert body["status"] == "error"
+    assert body["correlationId"]
     if message:
         assert body["message"] == message
 
@@ -77,7 +79,8 @@ def test_expired_token_then_refresh(hubspot_sandbox_factory):
     form = {"grant_type": "refresh_token", "client_id": oauth.client_id, "client_secret": oauth.client_secret,
             "refresh_token": oauth.refresh_token}  # fmt: skip
     first = requests.post(f"{sandbox.url}/oauth/v1/token", data=form, timeout=10).json()
-    assert first["expires_in"] == oauth.lifetime and first["refresh_token"] == oauth.refresh_token
+    assert first["expires_in"] == oauth.lifetime
+    assert first["refresh_token"] == oauth.refresh_token
     api = sandbox.client(first["access_token"]).crm.contacts.basic_api
     assert api.get_page(limit=1).results
     sandbox.admin("POST", "tokens/expire", {"ago": 75})
@@ -97,4 +100,5 @@ def test_bad_refresh_token_is_a_400(hubspot_sandbox):
         data={"grant_type": "refresh_token", "client_id": "x", "client_secret": "y", "refresh_token": "z"},
         timeout=10,
     )
-    assert resp.status_code == 400 and resp.json()["status"] == "error"
+    assert resp.status_code == 400
+    assert resp.json()["status"] == "error"

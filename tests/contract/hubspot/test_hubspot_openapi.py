@@ -59,24 +59,28 @@ def _ids(sandbox, kind: str, n: int) -> list[str]:
 
 
 # (spec file, spec path, method, our path, body or None, expected status)
+C = "/crm/v3/objects/contacts"
+T = "/crm/v3/objects/tasks"
+D = "/crm/v3/objects/0-3"  # the deals spec uses the object type id
 CASES = [
-    ("contacts_v3", "/crm/v3/objects/contacts", "get", "contacts?limit=5&associations=deals&properties=email", None, 200),
-    ("deals_v3", "/crm/v3/objects/0-3/{dealId}", "get", "deals/{deal}?properties=amount,dealstage", None, 200),
-    ("tasks_v3", "/crm/v3/objects/tasks", "post", "tasks", {"properties": {"hs_timestamp": "2026-11-02T00:00:00Z"}}, 201),
-    ("contacts_v3", "/crm/v3/objects/contacts/search", "post", "contacts/search",
+    ("contacts_v3", C, "get", "contacts?limit=5&associations=deals&properties=email", None, 200),
+    ("deals_v3", D + "/{dealId}", "get", "deals/{deal}?properties=amount,dealstage", None, 200),
+    ("tasks_v3", T, "post", "tasks", {"properties": {"hs_timestamp": "2026-11-02T00:00:00Z"}}, 201),
+    ("contacts_v3", C + "/search", "post", "contacts/search",
      {"filterGroups": [{"filters": [{"propertyName": "lifecyclestage", "operator": "EQ", "value": "lead"}]}],
       "limit": 3}, 200),
-    ("tasks_v3", "/crm/v3/objects/tasks/search", "post", "tasks/search", {"limit": 2}, 200),
-    ("deals_v3", "/crm/v3/objects/0-3/batch/read", "post", "deals/batch/read",
-     {"inputs": [{"id": "{deal}"}, {"id": "999999"}], "properties": ["dealname"], "propertiesWithHistory": []}, 207),
-    ("contacts_v3", "/crm/v3/objects/contacts/batch/create", "post", "contacts/batch/create",
+    ("tasks_v3", T + "/search", "post", "tasks/search", {"limit": 2}, 200),
+    ("deals_v3", D + "/batch/read", "post", "deals/batch/read",
+     {"inputs": [{"id": "{deal}"}, {"id": "999999"}], "properties": ["dealname"],
+      "propertiesWithHistory": []}, 207),
+    ("contacts_v3", C + "/batch/create", "post", "contacts/batch/create",
      {"inputs": [{"properties": {"email": "s@x.example"}, "associations": []}]}, 201),
-    ("contacts_v3", "/crm/v3/objects/contacts/batch/upsert", "post", "contacts/batch/upsert",
+    ("contacts_v3", C + "/batch/upsert", "post", "contacts/batch/upsert",
      {"inputs": [{"id": "s2@x.example", "idProperty": "email", "properties": {"firstname": "S"}}]}, 200),
-    ("tasks_v3", "/crm/v3/objects/tasks/batch/update", "post", "tasks/batch/update",
+    ("tasks_v3", T + "/batch/update", "post", "tasks/batch/update",
      {"inputs": [{"id": "{task}", "properties": {"hs_task_status": "COMPLETED"}}]}, 200),
-    ("contacts_v3", "/crm/v3/objects/contacts/{contactId}", "get", "contacts/777777777", None, 404),
-    ("tasks_v3", "/crm/v3/objects/tasks", "post", "tasks", {"properties": {"hs_task_subject": "x"}}, 400),
+    ("contacts_v3", C + "/{contactId}", "get", "contacts/777777777", None, 404),
+    ("tasks_v3", T, "post", "tasks", {"properties": {"hs_task_subject": "x"}}, 400),
     ("assoc_v4", "/crm/v4/objects/{objectType}/{objectId}/associations/{toObjectType}", "get",
      "V4/deals/{deal}/associations/contacts", None, 200),
     ("assoc_v4", "/crm/v4/associations/{fromObjectType}/{toObjectType}/batch/read", "post",

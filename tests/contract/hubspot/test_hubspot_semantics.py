@@ -41,7 +41,8 @@ def test_unknown_enum_value_is_a_validation_error(hubspot_sandbox):
         headers=AUTH,
         timeout=10,
     )
-    assert resp.status_code == 400 and "INVALID_OPTION" in resp.json()["message"]
+    assert resp.status_code == 400
+    assert "INVALID_OPTION" in resp.json()["message"]
 
 
 def test_inline_association_and_v4_reads(hubspot_sandbox):
@@ -56,7 +57,7 @@ def test_inline_association_and_v4_reads(hubspot_sandbox):
                     "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 3}],
                 }
             ],
-        }  # fmt: skip
+        }
     )
     task = client.crm.objects.tasks.basic_api.create({"properties": {"hs_timestamp": "1793491200000"}})
     client.crm.associations.v4.basic_api.create(
@@ -84,7 +85,8 @@ def test_merge_redirects_loser_to_winner(hubspot_sandbox):
     client = hubspot_sandbox.client()
     a, b = _contact(hubspot_sandbox, email="a@m.example"), _contact(hubspot_sandbox, jobtitle="CTO")
     merged = client.crm.contacts.basic_api.merge({"primaryObjectId": a.id, "objectIdToMerge": b.id})
-    assert merged.id == a.id and merged.properties["hs_merged_object_ids"] == b.id
+    assert merged.id == a.id
+    assert merged.properties["hs_merged_object_ids"] == b.id
     assert merged.properties["jobtitle"] == "CTO"  # empty winner fields take the loser's value
     assert client.crm.contacts.basic_api.get_by_id(b.id).id == a.id
 
