@@ -23,7 +23,7 @@ _CATASTROPHIC = re.compile(r"\([^()]*[+*}][^()]*\)\s*[+*{]|\\[1-9]")
 
 def field_types(model: MappingFile) -> dict[str, str]:
     """Every canonical field a rule may read, with its type (declared plus derived)."""
-    return {**DERIVED_FIELDS, **{name: f.type for name, f in model.fields.items()}}
+    return {**DERIVED_FIELDS, **{name: f.type or "string" for name, f in model.fields.items()}}
 
 
 def _enum_values(model: MappingFile, field: str) -> set[str] | None:
@@ -227,6 +227,8 @@ def _check_times(model: MappingFile) -> Iterator[Found]:
         if name not in model.fields:
             yield ("precedence", "fields", name), True, f"unknown field '{name}'", "declare it under fields:"
     for name, definition in model.fields.items():
+        if definition.type is None:
+            yield ("fields", name), True, f"field '{name}' has no type", "add `type:` (string, number, ...)"
         if definition.type == "stage":
             for crm, values in definition.values.items():
                 for raw, canonical in values.items():

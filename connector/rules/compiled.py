@@ -150,8 +150,10 @@ def _sources(fields: dict[str, FieldDef]) -> dict[tuple[Crm, str], tuple[Source,
             else:
                 values = MappingProxyType(dict(read)) if fd.type == "enum" else None
             for object_type, prop in per_object.items():
-                parse = PARSERS.get(fd.type)
-                table.setdefault((crm, object_type), []).append(Source(name, prop, fd.type, parse, values))
+                parse = PARSERS.get(fd.type or "string")
+                table.setdefault((crm, object_type), []).append(
+                    Source(name, prop, fd.type or "string", parse, values)
+                )
     return {k: tuple(v) for k, v in table.items()}
 
 

@@ -128,7 +128,7 @@ CONDITION_TAGS = frozenset({"leaf", "all", "any", "not", "at_least"})
 class FieldDef(_Model):
     """A canonical field: where each CRM keeps it and how its values read as canonical ones."""
 
-    type: FieldType
+    type: FieldType | None = Field(default=None, description="required once files are merged")
     description: str = ""
     sources: dict[Crm, dict[str, str]] = Field(
         default_factory=dict, description="crm -> object type -> property name"

@@ -323,12 +323,15 @@ def test_keys_are_stable_and_distinguish_occurrences(mapping) -> None:
     (a,) = evaluate(first, first.history, mapping, NOW)
     (b,) = evaluate(first, first.history, mapping, NOW + H)
     (c,) = evaluate(later, later.history, mapping, NOW)
-    assert isinstance(a, TaskDecision) and isinstance(b, TaskDecision) and isinstance(c, TaskDecision)
+    assert isinstance(a, TaskDecision)
+    assert isinstance(b, TaskDecision)
+    assert isinstance(c, TaskDecision)
     assert task_key(a) == task_key(b) != task_key(c)
     move = person(hubspot(hubspotscore="75", jobtitle="CTO"), stage=Stage.LEAD)
     (t1,) = evaluate(move, move.history, mapping, NOW)
     (t2,) = evaluate(move, move.history, mapping, NOW + D)
-    assert isinstance(t1, StageTransition) and isinstance(t2, StageTransition)
+    assert isinstance(t1, StageTransition)
+    assert isinstance(t2, StageTransition)
     assert transition_key(t1) == transition_key(t2)
     assert len(transition_key(t1)) == 32
 
