@@ -43,3 +43,6 @@ pull_cli.register(app)
 from connector import app_cli  # noqa: E402
 
 app_cli.register(app)
+from connector.push import cli as push_cli  # noqa: E402
+
+push_cli.register(app)

@@ -119,6 +119,10 @@ class CycleReport:
             return []
         return [r.stopped for r in self.relay.by_crm.values() if r.stopped]
 
+    def count_outcome(self, outcome: str, crm: Crm | None = None) -> int:
+        """Writes settled with `outcome` (sent, failed, dead, conflict) this cycle, for one CRM or all."""
+        return sum(n for (c, o), n in self.writes.items() if o == outcome and (crm is None or c == crm.value))
+
     @property
     def dead(self) -> int:
         return self.relay.count(Outcome.DEAD) if self.relay else 0
