@@ -12,7 +12,6 @@ import random
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ from connector.crm.clients import SalesforceConnection
 from connector.model import Crm
 from connector.push.writes import WriteKind
 from connector.rules.loader import DEFAULT_MAPPING, load_mapping
-from connector.sandbox.runner import Activity, Sandboxes, _actions, plan_activity, start_sandboxes
+from connector.sandbox.runner import Activity, Sandboxes, apply_activity, plan_activity, start_sandboxes
 from connector.sync import Clients, CycleReport, run_cycle
 
 LABELS = {
@@ -127,9 +126,7 @@ def run_demo(console: Console, *, people: int = 2000, seed: int = 7, workdir: Pa
         first = run_cycle(clients, mirror, mapping)
         console.print(_cycle_table(1, first, time.monotonic() - t))
 
-        for crm, actions in _actions(boxes, activity, datetime.now(UTC)).items():
-            with boxes.admin(crm) as client:
-                client.post("/__sandbox/activity", json=actions).raise_for_status()
+        apply_activity(boxes, activity)
         kinds = Counter(a.what for a in activity)
         console.print("simulated people's work: " + ", ".join(f"{LABELS[k]} x{n}" for k, n in kinds.items()))
 

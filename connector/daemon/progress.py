@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from connector import mirror as m
-from connector.crm.protocol import CrmReader, Page, Window
+from connector.crm.protocol import CrmReader, Known, Page, Quota, Window
 from connector.crm.streams import Stream
 from connector.model import Crm
 from connector.pull import pull_cycle, readers_for
@@ -44,10 +44,13 @@ class ProgressReader:
     def api_calls(self) -> int:
         return self.inner.api_calls
 
-    def pull(self, stream: Stream, window: Window) -> Iterator[Page]:
+    def quota(self) -> Quota:
+        return self.inner.quota()
+
+    def pull(self, stream: Stream, window: Window, known: Known | None = None) -> Iterator[Page]:
         task: TaskID = self.progress.add_task(stream.name, total=None)
         done = 0
-        for page in self.inner.pull(stream, window):
+        for page in self.inner.pull(stream, window, known):
             done += len(page.records)
             total = done + page.remaining if page.remaining is not None else None
             self.progress.update(task, completed=done, total=total if not page.last else done)

@@ -131,6 +131,7 @@ class Daemon:
             return
         started = time.monotonic()
         outcome = "ok"
+        log.info("cycle of job %s started", job.id)
         try:
             figures = self.run_cycle(job, self.stop_event)
         except Exception as exc:  # one failed cycle must not stop the schedule

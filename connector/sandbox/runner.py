@@ -201,13 +201,18 @@ def _actions(boxes: Sandboxes, activity: list[Activity], now: datetime) -> dict[
     return out
 
 
-def simulate_activity(
-    boxes: Sandboxes, rng: random.Random, per_kind: int = 3, now: datetime | None = None
-) -> list[Activity]:
-    """Plan a round of human work and apply it through each sandbox's /__sandbox/activity API."""
-    activity = plan_activity(boxes, rng, per_kind)
+def apply_activity(boxes: Sandboxes, activity: list[Activity], now: datetime | None = None) -> None:
+    """Apply planned work through each sandbox's /__sandbox/activity API (as people in the UI would)."""
     for crm, actions in _actions(boxes, activity, now or datetime.now(UTC)).items():
         if actions:
             with boxes.admin(crm) as client:
                 client.post("/__sandbox/activity", json=actions).raise_for_status()
+
+
+def simulate_activity(
+    boxes: Sandboxes, rng: random.Random, per_kind: int = 3, now: datetime | None = None
+) -> list[Activity]:
+    """Plan a round of human work and apply it."""
+    activity = plan_activity(boxes, rng, per_kind)
+    apply_activity(boxes, activity, now)
     return activity
