@@ -150,8 +150,10 @@ def _strip_tags(loc: tuple[str | int, ...]) -> tuple[Path_, bool]:
 
 
 def _translate(err: Any, merged: _Merged) -> Problem:
-    path, in_leaf = _strip_tags(tuple(err["loc"]))
-    kind, msg, ctx = err["type"], err["msg"], err.get("ctx") or {}
+    loc = tuple(err["loc"])
+    is_key = bool(loc) and loc[-1] == "[key]"  # a dict key (CRM name, stage) failed, not its value
+    path, in_leaf = _strip_tags(loc[:-1] if is_key else loc)
+    kind, msg, ctx = err["type"], err["msg"].removeprefix("Value error, "), err.get("ctx") or {}
     if kind == "extra_forbidden":
         name = path[-1]
         if in_leaf:
@@ -167,9 +169,9 @@ def _translate(err: Any, merged: _Merged) -> Problem:
         return Problem(merged.mark_of(path[:-1]), f"missing required key '{path[-1]}'", "add it")
     if kind == "enum":
         expected = str(ctx.get("expected", ""))
-        what = "stage" if "subscriber" in expected else "value"
+        what = "stage" if "subscriber" in expected else "CRM" if "hubspot" in expected else "value"
         return Problem(
-            merged.mark_of(path, key=not merged.values.get(path)),
+            merged.mark_of(path, key=is_key),
             f"unknown {what} {err['input']!r}",
             f"expected one of {expected}",
         )

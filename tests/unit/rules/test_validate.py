@@ -98,6 +98,27 @@ ERRORS = [
         "would demote a customer",
     ),
     (
+        "unknown CRM",
+        variant("{hubspot: {contacts: hubspotscore}}", "{hubspott: {contacts: hubspotscore}}"),
+        "hubspott",
+        1,
+        "unknown CRM 'hubspott'",
+    ),
+    (
+        "unknown stage in a write map",
+        variant("{IN_PROGRESS: working}}", "{IN_PROGRESS: working}}\n    write: {hubspot: {mqll: X}}"),
+        "mqll",
+        1,
+        "unknown stage 'mqll'",
+    ),
+    (
+        "field without a type",
+        variant("score: {type: number, sources", "score: {sources"),
+        "score",
+        1,
+        "has no type",
+    ),
+    (
         "regex that can blow up",
         variant("{field: status, eq: working}", '{field: status, matches: "(a+)+$"}'),
         '"(a+)+$"',
