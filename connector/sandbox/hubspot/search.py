@@ -6,6 +6,7 @@ fresh writes invisible for a while, as on the real API.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -94,7 +95,26 @@ def run(store: Store, kind: str, body: dict[str, Any]) -> tuple[dict[str, Any], 
                 "subCategory": "PAGING_LIMIT_EXCEEDED",
             },
         )
+    hits = _hits(store, kind, body)
+    names = [str(p) for p in body.get("properties") or []] or list(DEFAULT_PROPS[kind])
+    page = hits[offset : offset + limit]
+    results = [_project(rec, props, names) for rec, props in page]
+    out: dict[str, Any] = {"total": len(hits), "results": results}
+    if offset + limit < len(hits):
+        out["paging"] = {"next": {"after": str(offset + limit), "link": f"?after={offset + limit}"}}
+    return out, len(results)
+
+
+def _hits(store: Store, kind: str, body: dict[str, Any]) -> list[tuple[Record, Props]]:
+    """Matching records in order; cached per query until the next write so paging stays cheap."""
     groups = body.get("filterGroups") or []
+    key = json.dumps([kind, groups, body.get("query"), body.get("sorts")], sort_keys=True, default=str)
+    cacheable = store.index_delay <= 0  # with a delay, visibility changes without a write
+    with store.lock:
+        version = store.version
+        cached = store.search_cache.get(key)
+        if cacheable and cached is not None and cached[0] == version:
+            return cached[1]
     query = str(body.get("query") or "")
     sorts = [_sort_spec(s) for s in body.get("sorts") or []]
     now = time.monotonic()
@@ -116,13 +136,12 @@ def run(store: Store, kind: str, body: dict[str, Any]) -> tuple[dict[str, Any], 
         missing = [h for h in hits if sortable(name, h[1].get(name)) is None]
         present.sort(key=lambda h: sortable(name, h[1].get(name)), reverse=desc)  # type: ignore[arg-type,return-value]
         hits = present + missing  # HubSpot puts empty values last
-    names = [str(p) for p in body.get("properties") or []] or list(DEFAULT_PROPS[kind])
-    page = hits[offset : offset + limit]
-    results = [_project(rec, props, names) for rec, props in page]
-    out: dict[str, Any] = {"total": len(hits), "results": results}
-    if offset + limit < len(hits):
-        out["paging"] = {"next": {"after": str(offset + limit), "link": f"?after={offset + limit}"}}
-    return out, len(results)
+    if cacheable:
+        with store.lock:
+            if len(store.search_cache) > 32:
+                store.search_cache.clear()
+            store.search_cache[key] = (version, hits)
+    return hits
 
 
 def _project(rec: Record, props: Props, names: list[str]) -> dict[str, Any]:

@@ -110,7 +110,7 @@ class Store:
         self.keys: dict[str, int] = {}  # seed key -> record id, for tests
         self.next_id = 10001
         self.version = 0  # bumped on every write; search caches key on it
-        self.pending_writes = 0
+        self.search_cache: dict[str, tuple[int, list[tuple[Record, Props]]]] = {}
 
     # ---- writes ---------------------------------------------------------------------------
     def create(self, kind: str, raw: dict[str, Any], *, at: datetime | None = None) -> Record:
@@ -272,4 +272,3 @@ class Store:
             rec.indexed = snap
         else:
             rec.pending.append((time.monotonic() + self.index_delay, snap))
-            self.pending_writes += 1
