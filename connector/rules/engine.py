@@ -160,24 +160,29 @@ class _Run:
         return False
 
     # -- timed rules (recycle, churn, SLA) -------------------------------------------------------
-    def due(self, rule: TimedRule) -> datetime | None:
-        """The anchor if the rule's timer has run out and its condition holds, else None."""
+    def due(self, rule: TimedRule) -> tuple[bool, datetime | None]:
+        """(fires, anchor): the timer has run out, the work is not done yet, and the condition holds.
+
+        A rule without a delay needs no anchor, so it also fires for a person whose stage entry
+        time is unknown; a delayed rule never fires without one.
+        """
         values = self.facts
         anchor = self.entered if rule.since is None else values[rule.since]
-        fired = (
-            anchor is not None
-            and self.now - anchor >= rule.after
-            and (rule.satisfied_by is None or not _at_or_after(values[rule.satisfied_by], anchor))
-            and (rule.check is None or rule.check(values, self.now))
-        )
+        if anchor is None:
+            timer_ok = not rule.after and rule.since is None
+        else:
+            timer_ok = self.now - anchor >= rule.after and (
+                rule.satisfied_by is None or not _at_or_after(values[rule.satisfied_by], anchor)
+            )
+        fired = timer_ok and (rule.check is None or rule.check(values, self.now))
         if values.invalid and not self.judged(rule.id, rule.reads):
-            return None
-        return anchor if fired else None
+            return False, None
+        return fired, anchor
 
     def timed(self, rules: tuple[TimedRule, ...]) -> bool:
         for rule in rules:
-            anchor = self.due(rule)
-            if anchor is None:
+            fired, anchor = self.due(rule)
+            if not fired:
                 continue
             why = self.why(rule.id, rule.reads, anchor_at=anchor)
             if rule.to is not None:

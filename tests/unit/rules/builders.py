@@ -39,6 +39,8 @@ def person(
     entered: datetime | None = None,
     deals: tuple[SourceRecord, ...] = (),
     open_tasks: tuple[str, ...] = (),
+    history: tuple[StageChange, ...] | None = None,
 ) -> Person:
-    history = (StageChange(stage, entered or LONG_AGO, "test"),) if stage is not None else ()
+    if history is None:
+        history = (StageChange(stage, entered or LONG_AGO, "test"),) if stage is not None else ()
     return Person("p1", "ada@example.com", records, deals, stage, history, open_tasks)

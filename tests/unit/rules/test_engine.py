@@ -165,6 +165,16 @@ CASES = [
         ("transition", "customer-churned", Stage.CHURNED),
     ),
     (
+        "churn needs no stage-entry time",
+        person(hubspot(churn_date="2026-05-20"), stage=Stage.CUSTOMER, history=()),
+        ("transition", "customer-churned", Stage.CHURNED),
+    ),
+    (
+        "a delayed recycle needs a stage-entry time",
+        person(hubspot(**CONTACTED), stage=Stage.MQL, history=()),
+        None,
+    ),
+    (
         "customer is never disqualified",
         person(hubspot(hs_lead_status="UNQUALIFIED", lifecyclestage="customer"), stage=Stage.CUSTOMER),
         None,

@@ -48,6 +48,7 @@ def test_schema_rejects_an_unknown_operator() -> None:
         (Crm.HUBSPOT, "contacts", Stage.RECYCLED, "other"),
         (Crm.SALESFORCE, "Contact", Stage.CUSTOMER, "Customer"),
         (Crm.SALESFORCE, "Lead", Stage.SAL, "Working - Contacted"),
+        (Crm.SALESFORCE, "Contact", Stage.RECYCLED, "Other"),
         (Crm.SALESFORCE, "Lead", Stage.DISQUALIFIED, "Closed - Not Converted"),
         (Crm.SALESFORCE, "Lead", Stage.CUSTOMER, None),
     ],
