@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import secrets
+import ssl
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -66,7 +67,8 @@ class Sandboxes:
         """An HTTP client for a sandbox's /__sandbox/ admin API."""
         if crm is Crm.HUBSPOT:
             return httpx.Client(base_url=self.hubspot.url, timeout=30)
-        return httpx.Client(base_url=self.salesforce.url, timeout=30, verify=str(self.ca_pem))
+        trust = ssl.create_default_context(cafile=str(self.ca_pem))
+        return httpx.Client(base_url=self.salesforce.url, timeout=30, verify=trust)
 
     def refresh_ids(self) -> None:
         with self.admin(Crm.HUBSPOT) as hs, self.admin(Crm.SALESFORCE) as sf:
