@@ -1,0 +1,381 @@
+"""The funnel report as a pure function: facts + window + period → `Report`.
+
+Definitions (the reader's contract; tests compute each one by hand):
+- entered: distinct people whose stage entry falls in the period.
+- conversion X → Y: of the people entering X in the period, the share who later (before `until`)
+  entered Y or any stage beyond it on the ladder — a cohort rate, so it never exceeds 100%.
+- median time in stage: from entering X to the person's next stage entry (people still in X are left out).
+- speed to lead: per person's first MQL entry in the window, minutes to the earliest IS contact
+  at or after it; shares are over all MQLs (never contacted counts as not in time).
+- win rate: won ÷ (won + lost) among deals closed in the period; deal size: mean won amount.
+- churn per month: churn entries ÷ customers at period start, scaled to a 30.44-day month.
+"""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from connector.model import Stage, ladder_rank
+from connector.report.facts import DealFact, FunnelFacts, StageEntry
+from connector.report.periods import Period, Window, periods_in
+from connector.report.ranges import REFERENCES, Reference, Status
+
+FUNNEL: tuple[Stage, ...] = (Stage.LEAD, Stage.MQL, Stage.SAL, Stage.SQL, Stage.OPPORTUNITY, Stage.CUSTOMER)
+STEPS: tuple[tuple[Stage, Stage], ...] = tuple(itertools.pairwise(FUNNEL))
+MONTH_DAYS = 30.4375
+SPEED_BINS: tuple[tuple[str, float | None], ...] = (
+    ("≤ 5 min", 5),
+    ("5-60 min", 60),
+    ("1-4 h", 240),
+    ("4-24 h", 1440),
+    ("1-3 days", 4320),
+    ("> 3 days", None),
+)
+NOT_CONTACTED = "not contacted"
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """A ratio that keeps its counts, so a reader can check it."""
+
+    num: int
+    den: int
+
+    @property
+    def value(self) -> float | None:
+        return self.num / self.den if self.den else None
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodRow:
+    """One period's funnel (or the whole window's, as the totals row)."""
+
+    label: str
+    start: datetime
+    end: datetime
+    entered: dict[Stage, int]
+    conversion: dict[tuple[Stage, Stage], Rate]
+    mql_rate: Rate
+    mql_to_opportunity: Rate
+    median_hours_in_stage: dict[Stage, float | None]
+    deals_created: int
+    won: int
+    lost: int
+    win_rate: Rate
+    churned: int
+    customers_at_start: int
+    churn_monthly: float | None
+    speed_median_minutes: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class SpeedToLead:
+    mqls: int
+    contacted: int
+    median_minutes: float | None
+    within_5_min: Rate
+    within_24_h: Rate
+    histogram: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RecycleRow:
+    rule_id: str
+    recycled: int
+    reconverted: int
+
+    @property
+    def rate(self) -> Rate:
+        return Rate(self.reconverted, self.recycled)
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSales:
+    open_by_phase: dict[str, int]  # "1".."5", "unknown"
+    won: int
+    lost: int
+    win_rate: Rate
+    avg_deal_size: float | None
+    pipeline: float
+    open_without_amount: int
+    target: float | None
+    pipeline_needed: float | None
+    coverage: float | None  # pipeline ÷ target
+    shortfall: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    key: str
+    label: str
+    value: float | None
+    reference: Reference
+    status: Status
+
+
+@dataclass(frozen=True, slots=True)
+class Bottleneck:
+    key: str
+    label: str
+    actual: float
+    target: float
+    revenue_now: float
+    revenue_if_fixed: float
+    uplift: float
+    sentence: str
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    window: Window
+    period: Period
+    periods: tuple[PeriodRow, ...]
+    totals: PeriodRow
+    speed: SpeedToLead
+    recycles: tuple[RecycleRow, ...]
+    field_sales: FieldSales
+    figures: tuple[Figure, ...]
+    bottleneck: Bottleneck | None
+
+
+class _History:
+    """Stage entries by person, time-ordered, for the cohort look-ups."""
+
+    def __init__(self, entries: Iterable[StageEntry], until: datetime) -> None:
+        self.by_person: dict[str, list[StageEntry]] = defaultdict(list)
+        for e in sorted(entries, key=lambda e: e.entered_at):
+            if e.entered_at < until:
+                self.by_person[e.person_id].append(e)
+
+    def reached(self, person: str, at: datetime, stage: Stage) -> bool:
+        """Did the person enter `stage` or beyond on the ladder at or after `at`?"""
+        want = ladder_rank(stage)
+        return any(e.entered_at >= at and ladder_rank(e.stage) >= want for e in self.by_person[person])
+
+    def next_after(self, entry: StageEntry) -> datetime | None:
+        for e in self.by_person[entry.person_id]:
+            if e.entered_at > entry.entered_at and e.stage != entry.stage:
+                return e.entered_at
+        return None
+
+    def stage_before(self, person: str, at: datetime) -> Stage | None:
+        before = [e.stage for e in self.by_person[person] if e.entered_at < at]
+        return before[-1] if before else None
+
+
+def _first_entries(
+    entries: Iterable[StageEntry], stage: Stage, start: datetime, end: datetime
+) -> list[StageEntry]:
+    """Each person's first entry into `stage` within [start, end)."""
+    first: dict[str, StageEntry] = {}
+    for e in entries:
+        if e.stage == stage and start <= e.entered_at < end and e.person_id not in first:
+            first[e.person_id] = e
+    return list(first.values())
+
+
+def _cohort(hist: _History, cohort: Sequence[StageEntry], to: Stage) -> Rate:
+    return Rate(sum(hist.reached(e.person_id, e.entered_at, to) for e in cohort), len(cohort))
+
+
+def _median(values: Sequence[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def _speed_minutes(facts: FunnelFacts, mqls: Sequence[StageEntry], until: datetime) -> list[float | None]:
+    contacts: dict[str, list[datetime]] = defaultdict(list)
+    for c in facts.first_contacts:
+        contacts[c.person_id].append(c.at)
+    out: list[float | None] = []
+    for e in mqls:
+        after = [at for at in contacts[e.person_id] if e.entered_at <= at < until]
+        out.append((min(after) - e.entered_at).total_seconds() / 60 if after else None)
+    return out
+
+
+def _row(
+    facts: FunnelFacts, hist: _History, label: str, *, start: datetime, end: datetime, until: datetime
+) -> PeriodRow:
+    ordered = sorted(facts.stage_entries, key=lambda e: e.entered_at)
+    cohorts = {s: _first_entries(ordered, s, start, end) for s in FUNNEL}
+    medians: dict[Stage, float | None] = {}
+    for s, cohort in cohorts.items():
+        stays = [
+            (n - e.entered_at).total_seconds() / 3600 for e in cohort if (n := hist.next_after(e)) is not None
+        ]
+        medians[s] = _median(stays)
+    closed = [
+        d for d in facts.deals if d.won is not None and d.closed_at is not None and start <= d.closed_at < end
+    ]
+    won = sum(1 for d in closed if d.won)
+    churned = len(_first_entries(ordered, Stage.CHURNED, start, end))
+    base = sum(1 for p in hist.by_person if hist.stage_before(p, start) in {Stage.CUSTOMER, Stage.EVANGELIST})
+    days = (end - start).total_seconds() / 86400
+    speeds = [m for m in _speed_minutes(facts, cohorts[Stage.MQL], until) if m is not None]
+    return PeriodRow(
+        label=label,
+        start=start,
+        end=end,
+        entered={s: len(c) for s, c in cohorts.items()},
+        conversion={(a, b): _cohort(hist, cohorts[a], b) for a, b in STEPS},
+        mql_rate=_cohort(hist, cohorts[Stage.LEAD], Stage.MQL),
+        mql_to_opportunity=_cohort(hist, cohorts[Stage.MQL], Stage.OPPORTUNITY),
+        median_hours_in_stage=medians,
+        deals_created=sum(1 for d in facts.deals if start <= d.created_at < end),
+        won=won,
+        lost=len(closed) - won,
+        win_rate=Rate(won, len(closed)),
+        churned=churned,
+        customers_at_start=base,
+        churn_monthly=churned / base * MONTH_DAYS / days if base and days else None,
+        speed_median_minutes=_median(speeds),
+    )
+
+
+def _speed(facts: FunnelFacts, window: Window) -> SpeedToLead:
+    mqls = _first_entries(sorted(facts.stage_entries, key=lambda e: e.entered_at), Stage.MQL, *window)
+    minutes = _speed_minutes(facts, mqls, window.until)
+    done = [m for m in minutes if m is not None]
+    counts = dict.fromkeys([b for b, _ in SPEED_BINS] + [NOT_CONTACTED], 0)
+    for m in minutes:
+        if m is None:
+            counts[NOT_CONTACTED] += 1
+            continue
+        counts[next(b for b, hi in SPEED_BINS if hi is None or m <= hi)] += 1
+    return SpeedToLead(
+        mqls=len(mqls),
+        contacted=len(done),
+        median_minutes=_median(done),
+        within_5_min=Rate(sum(1 for m in done if m <= 5), len(mqls)),
+        within_24_h=Rate(sum(1 for m in done if m <= 1440), len(mqls)),
+        histogram=tuple(counts.items()),
+    )
+
+
+def _recycles(facts: FunnelFacts, hist: _History, window: Window) -> tuple[RecycleRow, ...]:
+    first: dict[tuple[str, str], datetime] = {}
+    for r in sorted(facts.recycles, key=lambda r: r.at):
+        if window.since <= r.at < window.until:
+            first.setdefault((r.rule_id, r.person_id), r.at)
+    rows: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for (rule, person), at in first.items():
+        rows[rule][0] += 1
+        rows[rule][1] += any(
+            e.entered_at > at and ladder_rank(e.stage) >= ladder_rank(Stage.MQL)
+            for e in hist.by_person[person]
+        )
+    return tuple(RecycleRow(rule, n, k) for rule, (n, k) in sorted(rows.items()))
+
+
+def _field_sales(
+    deals: Sequence[DealFact], totals: PeriodRow, window: Window, target: float | None
+) -> FieldSales:
+    open_deals = [d for d in deals if d.won is None and d.created_at < window.until]
+    phases = {str(p): 0 for p in range(1, 6)} | {"unknown": 0}
+    for d in open_deals:
+        phases[str(d.phase) if d.phase in range(1, 6) else "unknown"] += 1
+    won_amounts = [
+        d.amount
+        for d in deals
+        if d.won
+        and d.amount is not None
+        and d.closed_at is not None
+        and window.since <= d.closed_at < window.until
+    ]
+    pipeline = sum(d.amount or 0.0 for d in open_deals)
+    rate = totals.win_rate.value
+    needed = target / rate if target is not None and rate else None
+    return FieldSales(
+        open_by_phase=phases,
+        won=totals.won,
+        lost=totals.lost,
+        win_rate=totals.win_rate,
+        avg_deal_size=statistics.fmean(won_amounts) if won_amounts else None,
+        pipeline=pipeline,
+        open_without_amount=sum(1 for d in open_deals if d.amount is None),
+        target=target,
+        pipeline_needed=needed,
+        coverage=pipeline / target if target else None,
+        shortfall=max(0.0, needed - pipeline) if needed is not None else None,
+    )
+
+
+def figures_of(row: PeriodRow) -> tuple[Figure, ...]:
+    """The row's headline figures beside their reference ranges."""
+    values = {
+        "mql_rate": row.mql_rate.value,
+        "mql_to_opportunity": row.mql_to_opportunity.value,
+        "win_rate": row.win_rate.value,
+        "churn_monthly": row.churn_monthly,
+        "speed_to_lead_median": row.speed_median_minutes,
+    }
+    return tuple(
+        Figure(k, REFERENCES[k].label, v, REFERENCES[k], REFERENCES[k].status(v)) for k, v in values.items()
+    )
+
+
+def bottleneck(row: PeriodRow, deal_size: float | None) -> Bottleneck | None:
+    """The revenue-chain step whose lift to its reference midpoint adds the most revenue.
+
+    Revenue = leads * MQL rate * MQL->opportunity * win rate * deal size; each step is lifted alone.
+    """
+    steps: dict[str, float | None] = {
+        "mql_rate": row.mql_rate.value,
+        "mql_to_opportunity": row.mql_to_opportunity.value,
+        "win_rate": row.win_rate.value,
+    }
+    if any(v is None for v in steps.values()):
+        return None
+    rates = {k: float(v or 0.0) for k, v in steps.items()}
+    size = deal_size or 1.0
+    leads = row.entered[Stage.LEAD]
+
+    def revenue(r: dict[str, float]) -> float:
+        return leads * r["mql_rate"] * r["mql_to_opportunity"] * r["win_rate"] * size
+
+    now = revenue(rates)
+    options: list[tuple[float, float, str]] = []
+    for key, actual in rates.items():
+        mid = REFERENCES[key].midpoint
+        assert mid is not None
+        options.append((revenue(rates | {key: mid}) - now, -(actual / mid), key))
+    uplift, _, key = max(options)
+    ref = REFERENCES[key]
+    target = ref.midpoint or 0.0
+    unit = "" if deal_size else " (relative units: no won deal sizes yet)"
+    if uplift > 0:
+        sentence = (
+            f"{ref.label} limits revenue most: lifting it from {rates[key]:.0%} to the reference midpoint "
+            f"{target:.0%} with the other steps unchanged adds {uplift:,.0f} revenue{unit}, "
+            "more than any other step."
+        )
+    else:
+        sentence = f"Every step is at or above its reference midpoint; {ref.label} sits closest to it."
+    return Bottleneck(key, ref.label, rates[key], target, now, now + uplift, uplift, sentence)
+
+
+def build_report(facts: FunnelFacts, window: Window, period: Period, target: float | None = None) -> Report:
+    """The whole report; deterministic for given facts and window."""
+    hist = _History(facts.stage_entries, window.until)
+    rows = tuple(
+        _row(facts, hist, label, start=s, end=e, until=window.until)
+        for label, s, e in periods_in(window, period)
+    )
+    totals = _row(facts, hist, "total", start=window.since, end=window.until, until=window.until)
+    fs = _field_sales(facts.deals, totals, window, target)
+    return Report(
+        window=window,
+        period=period,
+        periods=rows,
+        totals=totals,
+        speed=_speed(facts, window),
+        recycles=_recycles(facts, hist, window),
+        field_sales=fs,
+        figures=figures_of(totals),
+        bottleneck=bottleneck(totals, fs.avg_deal_size),
+    )
