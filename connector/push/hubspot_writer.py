@@ -15,6 +15,7 @@ from datetime import UTC
 from typing import Any
 
 from connector.crm.clients import HubSpotConnection
+from connector.errors import RetryableError
 from connector.model import Crm, TaskDecision
 from connector.push.writes import Outcome, PlannedWrite, WriteResult
 
@@ -99,22 +100,26 @@ class HubSpotWriter:
         ]
 
     def create_tasks(self, writes: Sequence[PlannedWrite]) -> list[WriteResult]:
-        """batch/create with inline associations, safe to re-send: a retry after an ambiguous
-        failure (timeout, 5xx) first looks the keys up and creates only the missing tasks."""
-        attempts = 0
+        """batch/create with inline associations, never re-sent blindly.
+
+        A 429 was refused, so the policy re-sends it at once. A timeout or 5xx may have created
+        the tasks (or still be creating them): the writes come back UNKNOWN and the next cycle
+        looks their keys up before creating only the missing ones — by then an in-flight request
+        has finished and HubSpot's search index has caught up.
+        """
+        policy = self._conn.policy
 
         def attempt() -> list[WriteResult]:
-            nonlocal attempts
-            attempts += 1
-            found = self.find_tasks([w.key for w in writes]) if attempts > 1 else {}
-            missing = [w for w in writes if w.key not in found]
-            results = [WriteResult(k, Outcome.SENT, crm_id=v) for k, v in found.items()]
-            if missing:
-                with _single_attempt(self._conn):
-                    results += self._create(missing)
-            return results
+            try:
+                with _single_attempt(self._conn):  # the connection must not re-send on its own
+                    return self._create(writes)
+            except RetryableError as exc:
+                if exc.status == 429:
+                    raise
+                note = f"ambiguous ({exc}); its key is looked up before any re-create"
+                return [WriteResult(w.key, Outcome.UNKNOWN, error=note, status=exc.status) for w in writes]
 
-        return self._conn.policy.call(attempt, what="hubspot tasks batch/create")
+        return policy.call(attempt, what="hubspot tasks batch/create")
 
     def _create(self, writes: Sequence[PlannedWrite]) -> list[WriteResult]:
         inputs = [
@@ -192,8 +197,7 @@ class HubSpotWriter:
 
 @contextmanager
 def _single_attempt(conn: HubSpotConnection) -> Iterator[None]:
-    """Let the outer, key-checking retry own the resend of a create: the connection's own retry
-    would re-send a possibly-processed create blindly after a timeout."""
+    """One attempt for the create: the retry that may follow is decided by `create_tasks`."""
     saved = conn.policy
     conn.policy = replace(saved, attempts=1)
     try:

@@ -123,12 +123,9 @@ class Relay:
                 outcome = Outcome.SENT if verdict.verdict is Verdict.APPLIED else Outcome.CONFLICT
                 settled.append(WriteResult(write.key, outcome, crm_id=write.record_id, error=verdict.reason))
         if ambiguous_tasks:
-            found = self._call(report, lambda: writer.find_tasks([w.key for w in ambiguous_tasks]))
-            for write in ambiguous_tasks:
-                if write.key in found:
-                    settled.append(WriteResult(write.key, Outcome.SENT, crm_id=found[write.key]))
-                else:
-                    sends.append(write)
+            found, resend = self._look_up(writer, report, ambiguous_tasks)
+            settled += found
+            sends += resend
         if settled:
             self.store.finish(settled, "judge")
             self._tally(report, settled)
@@ -146,6 +143,20 @@ class Relay:
             self._batch(writer, report, chunk, "stage", writer.update)
         for chunk in _chunks(tasks, writer.task_batch, by_type=False):
             self._batch(writer, report, chunk, "task", writer.create_tasks)
+
+    def _look_up(
+        self, writer: Writer, report: CrmReport, tasks: Sequence[PlannedWrite]
+    ) -> tuple[list[WriteResult], list[PlannedWrite]]:
+        """Settle ambiguous tasks by key: (found in the CRM, to create). A failed lookup leaves
+        them unknown for the next cycle: never re-create what might exist."""
+        try:
+            found = self._call(report, lambda: writer.find_tasks([w.key for w in tasks]))
+        except (RetryableError, FatalError) as exc:
+            log.warning("%s: task key lookup failed, %d stay unknown: %s", writer.crm, len(tasks), exc)
+            report.outcomes[Outcome.UNKNOWN.value] += len(tasks)
+            return [], []
+        settled = [WriteResult(w.key, Outcome.SENT, crm_id=found[w.key]) for w in tasks if w.key in found]
+        return settled, [w for w in tasks if w.key not in found]
 
     def _batch(
         self,

@@ -15,6 +15,7 @@ from connector.config import HubSpotSettings, SalesforceSettings, Secret, Settin
 from connector.crm.clients import HubSpotConnection, SalesforceConnection
 from connector.crm.retry import RetryPolicy
 from connector.mirror.db import Mirror, open_mirror
+from connector.push.writes import PlannedWrite
 from connector.rules.compiled import Mapping
 from connector.rules.loader import load_mapping
 from connector.sandbox.base import RunningServer, serve
@@ -75,11 +76,11 @@ class Crms:
             "REVOPS_DATABASE_URL": s.database_url,
         }
 
-    def clients(self, policy: RetryPolicy = FAST) -> Clients:
+    def clients(self, policy: RetryPolicy = FAST, timeout: float = 30.0) -> Clients:
         s = self.settings()
         return Clients(
-            hubspot=HubSpotConnection(s.hubspot, policy=policy),
-            salesforce=SalesforceConnection(s.salesforce, policy=policy),
+            hubspot=HubSpotConnection(s.hubspot, policy=policy, timeout=timeout),
+            salesforce=SalesforceConnection(s.salesforce, policy=policy, timeout=timeout),
         )
 
     def mirror(self) -> Mirror:
@@ -137,6 +138,15 @@ class Crms:
     def stop(self) -> None:
         self.hubspot.stop()
         self.salesforce.server.stop()
+
+
+def outbox(crms: Crms, where: str = "1 = 1") -> list[tuple[str, PlannedWrite]]:
+    """(status, write) for the outbox rows matching a SQL condition on the outbox table."""
+    mirror = crms.mirror()
+    with mirror.reader() as s:
+        rows = s.connection().exec_driver_sql(f"SELECT status, payload FROM outbox WHERE {where}").all()
+    mirror.close()
+    return [(r[0], PlannedWrite.from_json(r[1])) for r in rows]
 
 
 def start_crms(directory: Path, people: int = 120, seed: int = 11) -> Crms:
