@@ -104,6 +104,7 @@ class StreamStats:
     skipped_records: int = 0
     api_calls: int = 0
     seconds: float = 0.0
+    mirror_cpu: float = 0.0  # process CPU seconds spent inside the mirror's transactions
     resumed: bool = False
     skipped: bool = False  # archived sweep not due
     error: str | None = None
@@ -114,6 +115,7 @@ class StreamStats:
         keep = ("stream", "pages", "records", "inserted", "changed", "unchanged", "skipped_records")
         out: dict[str, Any] = {k: getattr(self, k) for k in keep}
         out.update(api_calls=self.api_calls, seconds=round(self.seconds, 3), error=self.error)
+        out["mirror_cpu"] = round(self.mirror_cpu, 3)
         out.update(resumed=self.resumed, skipped=self.skipped, watermark=_iso(self.watermark))
         return out
 
@@ -193,8 +195,10 @@ def pull_stream(
         if page.max_seen is not None and (max_seen is None or page.max_seen > max_seen):
             max_seen = page.max_seen
         new = advance(stream, pos, window, page, max_seen)
+        cpu0 = time.process_time()
         with mirror.transaction() as s:
             result = upsert_page(s, run_id, page.records, new.encode(stream.name))
+        stats.mirror_cpu += time.process_time() - cpu0
         stats.pages += 1
         stats.records += len(page.records)
         stats.skipped_records += page.skipped
