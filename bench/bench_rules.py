@@ -130,13 +130,16 @@ def settle(p: Person, mapping: object) -> Person:
 
 
 def rate(people: list[Person], mapping: object, seconds: float = 2.0) -> tuple[float, float]:
-    """(evaluations per second, decisions per evaluation) over repeated passes."""
-    done, decided, started = 0, 0, time.perf_counter()
-    while time.perf_counter() - started < seconds:
+    """(evaluations per CPU second, decisions per evaluation) over repeated passes.
+
+    CPU time of this process, not wall time, so a busy shared machine does not halve the figure.
+    """
+    done, decided, started = 0, 0, time.process_time()
+    while time.process_time() - started < seconds:
         for p in people:
             decided += len(evaluate(p, p.history, mapping, NOW))  # type: ignore[arg-type]
         done += len(people)
-    return done / (time.perf_counter() - started), decided / done
+    return done / (time.process_time() - started), decided / done
 
 
 def main() -> None:
@@ -146,9 +149,9 @@ def main() -> None:
     first, first_decisions = rate(people, mapping)
     settled = [settle(p, mapping) for p in people]
     steady, steady_decisions = rate(settled, mapping)
-    emit("rules", "evaluations/s, steady state (1 core)", steady, "eval/s", target=">= 100,000")
+    emit("rules", "evaluations per CPU-second, steady state", steady, "eval/s", target=">= 100,000")
     emit("rules", "decisions per evaluation, steady state", steady_decisions, "decisions")
-    emit("rules", "evaluations/s, first sight of raw people", first, "eval/s")
+    emit("rules", "evaluations per CPU-second, first sight", first, "eval/s")
     emit("rules", "decisions per evaluation, first sight", first_decisions, "decisions")
     emit("rules", "peak RSS", peak_rss_mb(), "MB")
 

@@ -8,18 +8,16 @@ exceptions, so the engine can answer with a Skipped decision.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from connector.model import Crm, Person, SourceRecord, Stage, TargetRef
 from connector.rules.compiled import Mapping
 from connector.rules.fields import DEAL_FIELDS, BadValueError, Invalid, parse_datetime
 
 
-@dataclass(frozen=True, slots=True)
-class Evidence:
-    """A CRM stage value that reads as a canonical stage."""
+class Evidence(NamedTuple):
+    """A CRM stage value that reads as a canonical stage (a tuple: built for every record)."""
 
     stage: Stage
     field: str
@@ -71,9 +69,12 @@ class Facts(dict[str, Any]):
                     )
                 else:
                     self.evidence.append(Evidence(value, src.field, raw, record))  # type: ignore[arg-type]
-        self["crm_stages"] = frozenset(e.stage for e in self.evidence)
 
     def __missing__(self, name: str) -> Any:
+        if name == "crm_stages":
+            value: Any = frozenset(e.stage for e in self.evidence)
+            self[name] = value
+            return value
         if name in DEAL_FIELDS:
             self._deal_facts()
             return self.get(name)
