@@ -8,6 +8,7 @@ import pytest
 
 from connector.model import Crm, Stage, StageTransition, TargetRef, TaskDecision
 from connector.rules.engine import evaluate, task_key, transition_key
+from connector.rules.loader import DEFAULT_MAPPING, load_texts
 from tests.unit.rules.builders import NOW, hs_deal, hubspot, person, salesforce, sf_opp
 
 H = timedelta(hours=1)
@@ -353,3 +354,32 @@ def test_skipped_names_record_and_field(mapping) -> None:
     assert skip.field == "lead_score"
     assert skip.record == TargetRef(Crm.HUBSPOT, "contacts", "101")
     assert "'n/a' is not a number" in skip.reason
+
+
+def _with(extra: str):
+    mapping, problems = load_texts({str(DEFAULT_MAPPING): DEFAULT_MAPPING.read_text(), "extra.yaml": extra})
+    assert problems == []
+    return mapping
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [("highest", Stage.CUSTOMER), ("precedence", Stage.SQL)],
+    ids=["highest", "precedence"],
+)
+def test_stage_evidence_precedence_is_written_in_the_mapping(mode, expected) -> None:
+    mapping = _with(f"precedence:\n  stage_evidence: {mode}\n")
+    p = person(hubspot(lifecyclestage="customer"), salesforce("Contact", Lifecycle_Stage__c="SQL"))
+    (move,) = evaluate(p, p.history, mapping, NOW)
+    assert isinstance(move, StageTransition)
+    assert move.to_stage == expected
+
+
+def test_per_crm_field_override_changes_what_is_read() -> None:
+    extra = "fields:\n  lead_score:\n    sources:\n      salesforce: {Lead: MQL_Score__c}\n"
+    extra += "precedence:\n  fields:\n    lead_score: [salesforce, hubspot]\n"
+    mapping = _with(extra)
+    p = person(salesforce(MQL_Score__c="88", Lead_Score__c="10", Title="CTO"), stage=Stage.LEAD)
+    (move,) = evaluate(p, p.history, mapping, NOW)
+    assert move.why.rule_id == "mql-score"
+    assert move.why.inputs["lead_score"] == 88.0
