@@ -7,6 +7,7 @@ import requests
 from hubspot.crm.objects.exceptions import ServiceException
 
 AUTH = {"Authorization": "Bearer pat-sandbox"}
+HS = {"associationCategory": "HUBSPOT_DEFINED"}
 
 
 def _contact(sandbox, stage="marketingqualifiedlead", **extra):
@@ -126,3 +127,27 @@ def test_fault_injection_and_ledger_counts(hubspot_sandbox):
         (200, 7, 7, False),
         (200, 0, 5, False),
     ]
+
+
+def test_batch_create_with_inline_associations(hubspot_sandbox):
+    contact = _contact(hubspot_sandbox)
+    inputs = [
+        {
+            "properties": {"hs_timestamp": "2026-12-01T09:00:00.000Z", "revops_idempotency_key": f"k{i}"},
+            "associations": [{"to": {"id": contact.id}, "types": [{"associationTypeId": 204, **HS}]}],
+        }
+        for i in range(3)
+    ]
+    made = hubspot_sandbox.client().crm.objects.tasks.batch_api.create({"inputs": inputs})
+    linked = hubspot_sandbox.app.store.associations("contacts", int(contact.id), "tasks")
+    assert sorted(linked) == sorted(int(r.id) for r in made.results)
+    assert all(types == {203} for types in linked.values())
+
+
+@pytest.mark.parametrize("value", ["FALSE", "False", "false"])
+def test_archived_flag_is_case_insensitive(hubspot_sandbox, value):
+    resp = requests.get(
+        f"{hubspot_sandbox.url}/crm/v3/objects/contacts?limit=2&archived={value}", headers=AUTH, timeout=10
+    )
+    assert resp.status_code == 200
+    assert [r["archived"] for r in resp.json()["results"]] == [False, False]
