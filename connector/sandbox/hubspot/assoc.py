@@ -81,10 +81,8 @@ class AssociationRoutes:
             raise ApiError(400, {"category": "VALIDATION_ERROR", "message": f"No association {src}->{dst}"})
         self._link(m, [ASSOCIATIONS[(src, dst)][0]])
         result = {
-            "fromObjectTypeId": src,
-            "fromObjectId": m["id"],
-            "toObjectTypeId": dst,
-            "toObjectId": m["toId"],
+            "from": {"id": m["id"]},
+            "to": {"id": m["toId"]},
             "associationSpec": {
                 "associationCategory": "HUBSPOT_DEFINED",
                 "associationTypeId": ASSOCIATIONS[(src, dst)][0],

@@ -61,6 +61,9 @@ def _ids(sandbox, kind: str, n: int) -> list[str]:
 # (spec file, spec path, method, our path, body or None, expected status)
 C = "/crm/v3/objects/contacts"
 T = "/crm/v3/objects/tasks"
+V4_DEFAULT = (
+    "/crm/v4/objects/{fromObjectType}/{fromObjectId}/associations/default/{toObjectType}/{toObjectId}"
+)
 D = "/crm/v3/objects/0-3"  # the deals spec uses the object type id
 CASES = [
     ("contacts_v3", C, "get", "contacts?limit=5&associations=deals&properties=email", None, 200),
@@ -83,6 +86,10 @@ CASES = [
     ("tasks_v3", T, "post", "tasks", {"properties": {"hs_task_subject": "x"}}, 400),
     ("assoc_v4", "/crm/v4/objects/{objectType}/{objectId}/associations/{toObjectType}", "get",
      "V4/deals/{deal}/associations/contacts", None, 200),
+    ("assoc_v4", "/crm/v4/objects/{objectType}/{objectId}/associations/{toObjectType}/{toObjectId}", "put",
+     "V4/tasks/{task}/associations/deals/{deal}", [{"associationCategory": "HUBSPOT_DEFINED",
+                                                     "associationTypeId": 216}], 201),
+    ("assoc_v4", V4_DEFAULT, "put", "V4/tasks/{task}/associations/default/deals/{deal}", None, 200),
     ("assoc_v4", "/crm/v4/associations/{fromObjectType}/{toObjectType}/batch/read", "post",
      "V4ASSOC/deals/contacts/batch/read", {"inputs": [{"id": "{deal}"}]}, 200),
 ]  # fmt: skip
