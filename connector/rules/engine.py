@@ -21,6 +21,7 @@ from connector.model import (
     Person,
     Provenance,
     Skipped,
+    SourceRecord,
     Stage,
     StageChange,
     StageTransition,
@@ -253,7 +254,7 @@ def evaluate(
     return tuple(run.out)
 
 
-def canonical_stage_of(record: Any, mapping: Mapping) -> Stage | None:
+def canonical_stage_of(record: SourceRecord, mapping: Mapping) -> Stage | None:
     """The canonical stage one record's own stage fields show (highest if several), or None."""
     best: Stage | None = None
     for src in mapping.sources.get((record.crm, record.object_type), ()):
