@@ -14,6 +14,7 @@ from simple_salesforce.api import Salesforce
 
 from connector.sandbox.base import RunningServer, serve
 from connector.sandbox.salesforce import SalesforceApp, make_app, make_tls
+from connector.sandbox.seed import generate
 from connector.sandbox.world import Company, Owner, SeedDeal, SeedPerson, SeedTask, World
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -127,10 +128,21 @@ def bulk_world(leads: int) -> World:
     return world
 
 
-@pytest.fixture
-def salesforce_sandbox(tmp_path: Path) -> Iterator[SalesforceSandbox]:
-    sandbox = start_salesforce(tmp_path, small_world())
+def _running(directory: Path, world: World) -> Iterator[SalesforceSandbox]:
+    sandbox = start_salesforce(directory, world)
     try:
         yield sandbox
     finally:
         sandbox.server.stop()
+
+
+@pytest.fixture
+def salesforce_sandbox(tmp_path: Path) -> Iterator[SalesforceSandbox]:
+    """The Salesforce view of a small world from the shared seed generator (60 people, seed 7)."""
+    yield from _running(tmp_path, generate(60, 7, overlap=0.5, dirty=0.1, now=NOW))
+
+
+@pytest.fixture
+def salesforce_handmade(tmp_path: Path) -> Iterator[SalesforceSandbox]:
+    """A hand-made world whose every record the contract tests can name (see `small_world`)."""
+    yield from _running(tmp_path, small_world())

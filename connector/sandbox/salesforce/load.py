@@ -7,7 +7,7 @@ from typing import Any
 
 from connector.sandbox.world import World
 
-from .store import Store
+from .store import Store, to_ms
 
 _TASK_STATUS = {"NOT_STARTED": "Not Started", "COMPLETED": "Completed"}
 _TASK_PRIORITY = {"LOW": "Low", "MEDIUM": "Normal", "HIGH": "High"}
@@ -16,7 +16,7 @@ _TASK_PRIORITY = {"LOW": "Low", "MEDIUM": "Normal", "HIGH": "High"}
 def _stamp(store: Store, sobject: str, rid: str, modified: datetime | None) -> None:
     rec = store.records[sobject][rid]
     if modified is not None:
-        rec["LastModifiedDate"] = rec["SystemModstamp"] = modified
+        rec["LastModifiedDate"] = rec["SystemModstamp"] = to_ms(modified)
 
 
 def load_world(store: Store, world: World) -> dict[str, str]:

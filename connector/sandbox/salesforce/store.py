@@ -64,10 +64,14 @@ def fmt(value: Value) -> Any:
     return value
 
 
+def to_ms(moment: datetime) -> datetime:
+    """Salesforce keeps datetimes to the millisecond; so must we, or a cursor read back re-matches."""
+    return moment.astimezone(UTC).replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
 def now_ms() -> datetime:
     """The org clock at millisecond precision, so writes in the same millisecond tie, as in SF."""
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+    return to_ms(datetime.now(UTC))
 
 
 def _boolean(raw: Any) -> bool:
@@ -91,7 +95,7 @@ _TYPED: dict[str, Callable[[Any], Value]] = {
     "percent": _number,
     "int": _number,
     "date": lambda raw: date.fromisoformat(str(raw)[:10]),
-    "datetime": lambda raw: parse_datetime(str(raw).replace("+0000", "+00:00")),
+    "datetime": lambda raw: to_ms(parse_datetime(str(raw).replace("+0000", "+00:00"))),
 }
 
 
@@ -221,7 +225,7 @@ class Store:
     ) -> str:
         values = self._values(sobject, data, creating=True, system=system)
         rid = self.new_id(sobject)
-        stamp = at or now_ms()
+        stamp = to_ms(at) if at is not None else now_ms()
         rec: Record = dict.fromkeys(FIELDS[sobject])
         rec.update({"Id": rid, "IsDeleted": False, "CreatedDate": stamp})
         rec.update({f.name: False for f in FIELDS[sobject].values() if f.type == "boolean"})

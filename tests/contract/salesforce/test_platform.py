@@ -14,19 +14,19 @@ from simple_salesforce.exceptions import SalesforceExpiredSession, SalesforceRef
 from tests.fixtures_salesforce import CLIENT_ID, SalesforceSandbox, small_world, start_salesforce
 
 
-def test_untrusting_session_fails_trusting_one_works(salesforce_sandbox: SalesforceSandbox) -> None:
+def test_untrusting_session_fails_trusting_one_works(salesforce_handmade: SalesforceSandbox) -> None:
     untrusting = requests.Session()
     untrusting.trust_env = False  # system CA bundle only: the sandbox CA is not in it
     with pytest.raises(requests.exceptions.SSLError):
-        untrusting.get(f"{salesforce_sandbox.url}/services/data/v59.0/limits", timeout=5)
-    assert salesforce_sandbox.client().query("SELECT COUNT() FROM Lead")["totalSize"] == 9
+        untrusting.get(f"{salesforce_handmade.url}/services/data/v59.0/limits", timeout=5)
+    assert salesforce_handmade.client().query("SELECT COUNT() FROM Lead")["totalSize"] == 9
 
 
-def test_stalled_handshake_does_not_block_others(salesforce_sandbox: SalesforceSandbox) -> None:
-    host, port = salesforce_sandbox.url.removeprefix("https://").split(":")
+def test_stalled_handshake_does_not_block_others(salesforce_handmade: SalesforceSandbox) -> None:
+    host, port = salesforce_handmade.url.removeprefix("https://").split(":")
     with socket.create_connection((host, int(port))) as idle:  # connects, never says hello
         idle.settimeout(5)
-        sf = salesforce_sandbox.client()
+        sf = salesforce_handmade.client()
         assert sf.query("SELECT COUNT() FROM Contact")["totalSize"] == 4
 
 
@@ -42,23 +42,23 @@ def test_stalled_handshake_does_not_block_others(salesforce_sandbox: SalesforceS
     ],
 )
 def test_token_endpoint_errors(
-    salesforce_sandbox: SalesforceSandbox, form: dict[str, str], error: str
+    salesforce_handmade: SalesforceSandbox, form: dict[str, str], error: str
 ) -> None:
-    resp = salesforce_sandbox.session().post(f"{salesforce_sandbox.url}/services/oauth2/token", data=form)
+    resp = salesforce_handmade.session().post(f"{salesforce_handmade.url}/services/oauth2/token", data=form)
     assert resp.status_code == 400
     assert resp.json()["error"] == error
     assert "wrong" not in resp.text
 
 
-def test_password_grant_then_refresh(salesforce_sandbox: SalesforceSandbox) -> None:
-    session = salesforce_sandbox.session()
-    url = f"{salesforce_sandbox.url}/services/oauth2/token"
+def test_password_grant_then_refresh(salesforce_handmade: SalesforceSandbox) -> None:
+    session = salesforce_handmade.session()
+    url = f"{salesforce_handmade.url}/services/oauth2/token"
     form = {"client_id": CLIENT_ID, "client_secret": "sandbox-secret"}
     first = session.post(
         url, data={**form, "grant_type": "password", "username": "u", "password": "p"}
     ).json()
     assert first["token_type"] == "Bearer"
-    assert first["instance_url"] == salesforce_sandbox.url
+    assert first["instance_url"] == salesforce_handmade.url
     again = session.post(
         url, data={**form, "grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
     )
@@ -69,15 +69,15 @@ def test_password_grant_then_refresh(salesforce_sandbox: SalesforceSandbox) -> N
     assert sf.query("SELECT COUNT() FROM Account")["totalSize"] == 4
 
 
-def test_expired_session_is_401(salesforce_sandbox: SalesforceSandbox) -> None:
-    sf = salesforce_sandbox.client()
+def test_expired_session_is_401(salesforce_handmade: SalesforceSandbox) -> None:
+    sf = salesforce_handmade.client()
     sf.query("SELECT COUNT() FROM Lead")
-    salesforce_sandbox.admin("POST", "tokens/expire")
+    salesforce_handmade.admin("POST", "tokens/expire")
     with pytest.raises(SalesforceExpiredSession) as err:
         sf.query("SELECT COUNT() FROM Lead")
     assert err.value.status == 401
     assert err.value.content == [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]
-    assert salesforce_sandbox.client().query("SELECT COUNT() FROM Lead")["totalSize"] == 9
+    assert salesforce_handmade.client().query("SELECT COUNT() FROM Lead")["totalSize"] == 9
 
 
 @pytest.fixture
@@ -105,11 +105,11 @@ def test_limit_info_and_request_limit_exceeded(tight_sandbox: SalesforceSandbox)
     }
 
 
-def test_lead_conversion_via_admin_api(salesforce_sandbox: SalesforceSandbox) -> None:
-    sf = salesforce_sandbox.client()
-    lead_id = salesforce_sandbox.admin("GET", "ids")["p-000001"]
+def test_lead_conversion_via_admin_api(salesforce_handmade: SalesforceSandbox) -> None:
+    sf = salesforce_handmade.client()
+    lead_id = salesforce_handmade.admin("GET", "ids")["p-000001"]
     before = sf.Lead.get(lead_id)["SystemModstamp"]
-    (made,) = salesforce_sandbox.admin("POST", "activity", [{"action": "convert_lead", "id": lead_id}])
+    (made,) = salesforce_handmade.admin("POST", "activity", [{"action": "convert_lead", "id": lead_id}])
     lead = sf.query(
         "SELECT IsConverted, Status, ConvertedContactId, ConvertedAccountId, ConvertedOpportunityId, "
         f"ConvertedDate, SystemModstamp FROM Lead WHERE Id = '{lead_id}'"
@@ -123,7 +123,7 @@ def test_lead_conversion_via_admin_api(salesforce_sandbox: SalesforceSandbox) ->
     assert (contact["LastName"], contact["AccountId"]) == ("Last1", made["account_id"])
     opp = sf.Opportunity.get(made["opportunity_id"])
     assert opp["ContactId__c"] == made["contact_id"]
-    salesforce_sandbox.admin(
+    salesforce_handmade.admin(
         "POST", "activity", [{"action": "win_opportunity", "id": made["opportunity_id"]}]
     )
     won = sf.query(f"SELECT IsWon, IsClosed FROM Opportunity WHERE Id = '{made['opportunity_id']}'")[
@@ -132,11 +132,11 @@ def test_lead_conversion_via_admin_api(salesforce_sandbox: SalesforceSandbox) ->
     assert (won["IsWon"], won["IsClosed"]) == (True, True)
 
 
-def test_admin_activity_is_all_or_nothing(salesforce_sandbox: SalesforceSandbox) -> None:
-    sf = salesforce_sandbox.client()
-    lead_id = salesforce_sandbox.admin("GET", "ids")["p-000002"]
-    resp = salesforce_sandbox.session().post(
-        f"{salesforce_sandbox.url}/__sandbox/activity",
+def test_admin_activity_is_all_or_nothing(salesforce_handmade: SalesforceSandbox) -> None:
+    sf = salesforce_handmade.client()
+    lead_id = salesforce_handmade.admin("GET", "ids")["p-000002"]
+    resp = salesforce_handmade.session().post(
+        f"{salesforce_handmade.url}/__sandbox/activity",
         json=[
             {"action": "set_lead_status", "id": lead_id, "status": "Working - Contacted"},
             {"action": "explode"},

@@ -37,23 +37,23 @@ FILTERS = [
 
 
 @pytest.fixture
-def sf_ids(salesforce_sandbox: SalesforceSandbox) -> dict[str, str]:
-    return dict(salesforce_sandbox.admin("GET", "ids"))
+def sf_ids(salesforce_handmade: SalesforceSandbox) -> dict[str, str]:
+    return dict(salesforce_handmade.admin("GET", "ids"))
 
 
 @pytest.mark.parametrize(("where", "expected"), FILTERS)
 def test_soql_filters(
-    salesforce_sandbox: SalesforceSandbox, sf_ids: dict[str, str], where: str, expected: set[int]
-):
-    result = salesforce_sandbox.client().query(f"SELECT Id, LastName FROM Lead WHERE {where}")
+    salesforce_handmade: SalesforceSandbox, sf_ids: dict[str, str], where: str, expected: set[int]
+) -> None:
+    result = salesforce_handmade.client().query(f"SELECT Id, LastName FROM Lead WHERE {where}")
     got = {r["Id"] for r in result["records"]}
     assert got == {sf_ids[f"p-{i:06d}"] for i in expected}
     assert result["totalSize"] == len(expected)
     assert all(r["attributes"]["type"] == "Lead" for r in result["records"])
 
 
-def test_order_by_nulls_and_limit(salesforce_sandbox: SalesforceSandbox) -> None:
-    sf = salesforce_sandbox.client()
+def test_order_by_nulls_and_limit(salesforce_handmade: SalesforceSandbox) -> None:
+    sf = salesforce_handmade.client()
     rows = sf.query("SELECT LastName, Email FROM Lead ORDER BY Email DESC NULLS LAST, LastName ASC LIMIT 9")
     emails = [r["Email"] for r in rows["records"]]
     assert emails[-1] is None
@@ -62,8 +62,8 @@ def test_order_by_nulls_and_limit(salesforce_sandbox: SalesforceSandbox) -> None
     assert [r["LastName"] for r in first["records"]] == ["Last8", "O'Brien"]
 
 
-def test_count_and_record_shape(salesforce_sandbox: SalesforceSandbox) -> None:
-    sf = salesforce_sandbox.client()
+def test_count_and_record_shape(salesforce_handmade: SalesforceSandbox) -> None:
+    sf = salesforce_handmade.client()
     assert sf.query("SELECT COUNT() FROM Contact")["totalSize"] == 4
     rec = sf.query("SELECT Id, SystemModstamp, IsWon, Amount FROM Opportunity WHERE StageName = 'Closed Won'")
     (opp,) = rec["records"]
@@ -86,9 +86,9 @@ def test_count_and_record_shape(salesforce_sandbox: SalesforceSandbox) -> None:
         ("SELECT Id FROM Widget", "INVALID_TYPE", "Widget"),
     ],
 )
-def test_query_errors(salesforce_sandbox: SalesforceSandbox, soql: str, code: str, fragment: str) -> None:
+def test_query_errors(salesforce_handmade: SalesforceSandbox, soql: str, code: str, fragment: str) -> None:
     with pytest.raises(SalesforceMalformedRequest) as err:
-        salesforce_sandbox.client().query(soql)
+        salesforce_handmade.client().query(soql)
     assert err.value.status == 400
     assert err.value.content[0]["errorCode"] == code
     assert fragment in err.value.content[0]["message"]

@@ -15,8 +15,8 @@ def _lead(last: str, **extra: Any) -> dict[str, Any]:
     return {"attributes": {"type": "Lead"}, "LastName": last, "Company": "Acme", **extra}
 
 
-def test_crud_and_soft_delete(salesforce_sandbox: SalesforceSandbox) -> None:
-    sf = salesforce_sandbox.client()
+def test_crud_and_soft_delete(salesforce_handmade: SalesforceSandbox) -> None:
+    sf = salesforce_handmade.client()
     created = sf.Lead.create({"LastName": "Crud", "Company": "Acme", "Status": "Working - Contacted"})
     assert created["success"] is True
     assert created["id"].startswith("00Q")
@@ -43,15 +43,15 @@ def test_crud_and_soft_delete(salesforce_sandbox: SalesforceSandbox) -> None:
         ({"LastName": "X", "Company": "Acme", "IsConverted": True}, "INVALID_FIELD_FOR_INSERT_UPDATE"),
     ],
 )
-def test_create_validation(salesforce_sandbox: SalesforceSandbox, record: dict[str, Any], code: str) -> None:
+def test_create_validation(salesforce_handmade: SalesforceSandbox, record: dict[str, Any], code: str) -> None:
     with pytest.raises(SalesforceMalformedRequest) as err:
-        salesforce_sandbox.client().Lead.create(record)
+        salesforce_handmade.client().Lead.create(record)
     assert err.value.content[0]["errorCode"] == code
 
 
-def test_collection_partial_failure(salesforce_sandbox: SalesforceSandbox) -> None:
-    sf = salesforce_sandbox.client()
-    ids = salesforce_sandbox.admin("GET", "ids")
+def test_collection_partial_failure(salesforce_handmade: SalesforceSandbox) -> None:
+    sf = salesforce_handmade.client()
+    ids = salesforce_handmade.admin("GET", "ids")
     deleted = sf.Lead.create({"LastName": "Gone", "Company": "Acme"})["id"]
     sf.Lead.delete(deleted)
     body = {
@@ -70,9 +70,9 @@ def test_collection_partial_failure(salesforce_sandbox: SalesforceSandbox) -> No
     assert sf.Lead.get(ids["p-000001"])["Title"] == "Head of RevOps"
 
 
-def test_collection_all_or_none_rolls_back(salesforce_sandbox: SalesforceSandbox) -> None:
-    sf = salesforce_sandbox.client()
-    ids = salesforce_sandbox.admin("GET", "ids")
+def test_collection_all_or_none_rolls_back(salesforce_handmade: SalesforceSandbox) -> None:
+    sf = salesforce_handmade.client()
+    ids = salesforce_handmade.admin("GET", "ids")
     before = sf.query("SELECT COUNT() FROM Lead")["totalSize"]
     created = sf.restful(
         "composite/sobjects",
@@ -96,16 +96,16 @@ def test_collection_all_or_none_rolls_back(salesforce_sandbox: SalesforceSandbox
     assert sf.Lead.get(ids["p-000001"])["Title"] != "Changed"
 
 
-def test_collection_over_200_is_refused(salesforce_sandbox: SalesforceSandbox) -> None:
+def test_collection_over_200_is_refused(salesforce_handmade: SalesforceSandbox) -> None:
     with pytest.raises(SalesforceMalformedRequest):
-        salesforce_sandbox.client().restful(
+        salesforce_handmade.client().restful(
             "composite/sobjects", method="POST", json={"records": [_lead(f"L{i}") for i in range(201)]}
         )
 
 
-def test_external_id_upsert_is_idempotent(salesforce_sandbox: SalesforceSandbox) -> None:
-    sf = salesforce_sandbox.client()
-    who = salesforce_sandbox.admin("GET", "ids")["p-000009"]
+def test_external_id_upsert_is_idempotent(salesforce_handmade: SalesforceSandbox) -> None:
+    sf = salesforce_handmade.client()
+    who = salesforce_handmade.admin("GET", "ids")["p-000009"]
     task = {"Subject": "Follow up", "WhoId": who, "Status": "Not Started"}
     assert sf.Task.upsert("Revops_Key__c/rk-1", task) == 201
     assert sf.Task.upsert("Revops_Key__c/rk-1", {**task, "Status": "Completed"}) == 200
@@ -121,8 +121,8 @@ def test_external_id_upsert_is_idempotent(salesforce_sandbox: SalesforceSandbox)
     assert sf.query("SELECT COUNT() FROM Task WHERE Revops_Key__c LIKE 'rk-%'")["totalSize"] == 2
 
 
-def test_updated_and_deleted_endpoints(salesforce_sandbox: SalesforceSandbox) -> None:
-    sf = salesforce_sandbox.client()
+def test_updated_and_deleted_endpoints(salesforce_handmade: SalesforceSandbox) -> None:
+    sf = salesforce_handmade.client()
     start = datetime.now(UTC) - timedelta(seconds=1)
     lead = sf.Lead.create({"LastName": "Repl", "Company": "Acme"})["id"]
     gone = sf.Lead.create({"LastName": "Repl2", "Company": "Acme"})["id"]
