@@ -8,6 +8,8 @@ from connector.sandbox.hubspot.schema import CREATED_PROP, MODIFIED_PROP, iso
 from connector.sandbox.hubspot.store import Props, Record, Store
 from connector.sandbox.world import World
 
+COUNTRY_BY_REGION = {"NA": "United States", "EMEA": "Germany", "APAC": "Singapore", "JP": "Japan"}
+
 
 def owner_id(owner_key: str | None) -> str | None:
     """HubSpot owner ids are numeric strings; derive one stably from the seed key ("own-03")."""
@@ -40,6 +42,8 @@ def load(store: Store, world: World) -> None:
             "lastname": p.last_name,
             "jobtitle": p.title,
             "company": companies[p.company_key].name,
+            "numemployees": str(companies[p.company_key].employees),
+            "country": COUNTRY_BY_REGION[companies[p.company_key].region],
             "lifecyclestage": p.lifecyclestage,
             "hs_lead_status": p.hs_lead_status,
             "hubspotscore": p.lead_score,

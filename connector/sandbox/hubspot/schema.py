@@ -51,16 +51,17 @@ ENUMS: dict[tuple[str, str], tuple[str, ...]] = {
     ("tasks", "hs_task_type"): ("EMAIL", "CALL", "TODO"),
 }
 NUMBER_PROPS = frozenset(
-    {"hubspotscore", "amount", "hs_object_id", "num_employees", "hs_deal_stage_probability"}
+    {"hubspotscore", "amount", "hs_object_id", "numemployees", "hs_deal_stage_probability"}
 )
 DATE_PROPS = frozenset({"createdate", "lastmodifieddate", "hs_lastmodifieddate", "closedate", "hs_timestamp",
-                        "hs_createdate", "notes_last_contacted", "hs_lastactivitydate"})  # fmt: skip
-BOOL_PROPS = frozenset({"budget", "authority", "need", "timeline"})
+                        "hs_createdate", "notes_last_contacted", "hs_lastactivitydate",
+                        "churn_date"})  # fmt: skip
 # name -> (type, fieldType) for the Properties API; the store accepts any other name too.
 PROPERTIES: dict[str, dict[str, tuple[str, str]]] = {
     "contacts": {
         "email": ("string", "text"), "firstname": ("string", "text"), "lastname": ("string", "text"),
         "jobtitle": ("string", "text"), "company": ("string", "text"),
+        "numemployees": ("number", "number"), "country": ("string", "text"), "churn_date": ("date", "date"),
         "lifecyclestage": ("enumeration", "radio"), "hs_lead_status": ("enumeration", "radio"),
         "hubspotscore": ("number", "number"), "hubspot_owner_id": ("enumeration", "select"),
         "createdate": ("datetime", "date"), "lastmodifieddate": ("datetime", "date"),
