@@ -46,3 +46,6 @@ app_cli.register(app)
 from connector.push import cli as push_cli  # noqa: E402
 
 push_cli.register(app)
+from connector.report import cli as report_cli  # noqa: E402
+
+report_cli.register(app)
