@@ -58,7 +58,8 @@ def make_id(prefix: str, n: int) -> str:
 
 def fmt(value: Value) -> Any:
     if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}+0000"
+        # stored values are UTC already; isoformat is several times faster than strftime
+        return value.astimezone(UTC).isoformat(timespec="milliseconds")[:-6] + "+0000"
     if isinstance(value, date):
         return value.isoformat()
     return value
