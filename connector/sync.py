@@ -31,6 +31,7 @@ from connector.mirror.people import load_people
 from connector.mirror.runs import finish_run, start_run
 from connector.model import Crm, Decision, Person, Skipped, Stage, StageChange, StageTransition
 from connector.push.crash import crash_point
+from connector.push.echo import echo_times, without_echoes
 from connector.push.hubspot_writer import HubSpotWriter
 from connector.push.planner import Planner
 from connector.push.relay import Relay, RelayReport, Writer
@@ -202,7 +203,9 @@ def _evaluate(
     decisions: list[Decision] = []
     people: dict[str, Person] = {}
     with mirror.reader() as s:
-        for person in load_people(s):
+        echoes = echo_times(s)
+        for loaded in load_people(s):
+            person = without_echoes(loaded, echoes)
             people[person.person_id] = person
             decisions.extend(settle(person, mapping, now))
     skipped = sum(isinstance(d, Skipped) for d in decisions)

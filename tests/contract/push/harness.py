@@ -149,9 +149,9 @@ def outbox(crms: Crms, where: str = "1 = 1") -> list[tuple[str, PlannedWrite]]:
     return [(r[0], PlannedWrite.from_json(r[1])) for r in rows]
 
 
-def start_crms(directory: Path, people: int = 120, seed: int = 11) -> Crms:
+def start_crms(directory: Path, people: int = 120, seed: int = 11, dirty: float = 0.04) -> Crms:
     """Both sandboxes from the same seeded world (people in both share their email)."""
-    world = generate(people, seed=seed)
+    world = generate(people, seed=seed, dirty=dirty)
     hubspot = serve(make_hubspot(world, token=HS_TOKEN, limits=HubSpotLimits(enforce=False)))
     salesforce = start_salesforce(directory, world)
     return Crms(hubspot, salesforce, directory / "mirror.db")

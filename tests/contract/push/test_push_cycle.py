@@ -4,6 +4,7 @@ batches, in the right order; re-runs write nothing; human edits and failures are
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 from typer.testing import CliRunner
 
@@ -11,7 +12,7 @@ from connector.cli import app
 from connector.mirror.outbox import dead_letters, outbox_counts, requeue
 from connector.model import Crm
 from connector.push.writes import PlannedWrite, WriteKind
-from tests.contract.push.harness import Crms
+from tests.contract.push.harness import Crms, start_crms
 
 
 def sent_writes(crms: Crms) -> list[PlannedWrite]:
@@ -57,6 +58,20 @@ def test_cycle_writes_once_and_a_second_cycle_writes_nothing(crms: Crms) -> None
     assert second.relay is not None
     assert second.relay.calls == 0
     assert_tasks_unique(crms)
+
+
+def test_echo_of_our_write_does_not_make_a_duplicate_record_look_newer(tmp_path: Path) -> None:
+    """Dirty data: one person with two Leads whose BANT flags disagree. Facts come from the newest
+    duplicate; our write must not turn the other one into 'newest' and trigger a second move."""
+    crms = start_crms(tmp_path, people=300, seed=5, dirty=0.5)
+    try:
+        crms.cycle()
+        crms.clear_ledgers()
+        second = crms.cycle()
+        assert second.planned == []
+        assert crms.write_calls() == []
+    finally:
+        crms.stop()
 
 
 def test_batches_are_full_and_backward_moves_clear_then_set(crms: Crms) -> None:

@@ -1,0 +1,81 @@
+"""Push efficiency: CRM writes per call against the minimum, on the standard scenario.
+
+Standard scenario: `connector.sandbox.seed.generate(PEOPLE, seed=7)` loaded into both sandboxes,
+one full cycle (pull -> evaluate -> outbox -> push) from an empty mirror, then a second cycle.
+Minimum calls for T stage updates and K tasks: HubSpot ceil(T/100) + ceil(K/100) (batch/update,
+tasks/batch/create), Salesforce ceil((T+K)/200) (sObject Collections). Figures come from the
+sandboxes' call ledgers, not from the connector's own counters.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._report import emit
+from connector.model import Crm
+from connector.push.writes import WriteKind
+from tests.contract.push.harness import Crms, outbox, start_crms
+
+PEOPLE = 2000
+NAME = "push"
+
+
+def _counts(crms: Crms) -> tuple[Counter[tuple[str, str]], Counter[str], Counter[str]]:
+    """(crm, kind) -> writes sent; crm -> write calls; crm -> records carried by write calls."""
+    sent = Counter((w.crm.value, w.kind.value) for _, w in outbox(crms, "status = 'sent'"))
+    calls: Counter[str] = Counter()
+    records: Counter[str] = Counter()
+    for call in crms.write_calls():
+        calls[call["crm"]] += 1
+        records[call["crm"]] += call["records_in"]
+    return sent, calls, records
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        crms = start_crms(Path(tmp), people=PEOPLE, seed=7)
+        try:
+            started = time.perf_counter()
+            first = crms.cycle()
+            elapsed = time.perf_counter() - started
+            sent, calls, records = _counts(crms)
+            clears = sum(1 for _, w in outbox(crms, "status = 'sent'") if w.clear_first)
+            t_hs, k_hs = sent[("hubspot", WriteKind.STAGE.value)], sent[("hubspot", WriteKind.TASK.value)]
+            t_sf, k_sf = (
+                sent[("salesforce", WriteKind.STAGE.value)],
+                sent[("salesforce", WriteKind.TASK.value)],
+            )
+            minimum = {
+                "hubspot": math.ceil(t_hs / 100) + math.ceil(k_hs / 100),
+                "salesforce": math.ceil((t_sf + k_sf) / 200),
+            }
+            emit(NAME, "cycle wall time (pull+evaluate+push)", elapsed, "s", note=f"{PEOPLE} people")
+            for crm, t, k in (("hubspot", t_hs, k_hs), ("salesforce", t_sf, k_sf)):
+                emit(NAME, f"{crm} stage writes T / tasks K", t, "writes", note=f"K={k}")
+                emit(NAME, f"{crm} tasks K", k, "tasks")
+                emit(NAME, f"{crm} write calls", calls[crm], "calls", target=f"minimum {minimum[crm]}")
+                per_call = (t + k) / calls[crm] if calls[crm] else 0.0
+                emit(NAME, f"{crm} writes per call", per_call, "writes/call")
+                emit(NAME, f"{crm} records per write request", records[crm] / max(calls[crm], 1), "records")
+            emit(NAME, "hubspot backward moves (extra clear requests)", clears, "writes")
+            dead = first.count_outcome("dead")
+            emit(NAME, "dead letters (CRM refused the value)", dead, "writes")
+            crms.clear_ledgers()
+            crms.cycle()
+            _, again, _ = _counts(crms)
+            emit(NAME, "second identical cycle: write calls", sum(again.values()), "calls", target="0")
+            for crm in Crm:
+                del crm  # both CRMs reported above
+        finally:
+            crms.stop()
+
+
+if __name__ == "__main__":
+    main()

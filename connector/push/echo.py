@@ -1,0 +1,95 @@
+"""Echo suppression at the freshness level: our own write must not make a record look "newer".
+
+The engine resolves a fact from the newest of a person's duplicate records. Our write bumps that
+record's modified time in the CRM, so without this the next cycle would read its facts from a
+different duplicate and decide again (a ping-pong between duplicates). For a record whose latest
+pulled change consists only of values we wrote (plus the CRM's own bookkeeping fields), the
+engine is shown the modified time of the version before our write.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connector.mirror import tables as t
+from connector.mirror.sqlutil import chunks
+from connector.model import Crm, Person
+from connector.push.writes import PlannedWrite
+
+RecordKey = tuple[str, str, str]  # crm, object_type, record_id
+
+# Fields the CRM itself changes when anyone writes: never evidence of a person's edit.
+BOOKKEEPING: Mapping[str, re.Pattern[str]] = {
+    Crm.HUBSPOT.value: re.compile(
+        r"^(lastmodifieddate|hs_lastmodifieddate|hs_v2_(date_entered|date_exited|latest_time_in)_\w+"
+        r"|hs_(date_entered|date_exited|time_in)_\w+|hs_lifecyclestage_\w+_date)$"
+    ),
+    Crm.SALESFORCE.value: re.compile(r"^(LastModifiedDate|SystemModstamp|LastModifiedById)$"),
+}
+
+
+def _written(session: Session) -> dict[RecordKey, dict[str, str]]:
+    """Record -> the values our sent stage writes put there (later writes win)."""
+    out = t.OUTBOX.c
+    rows = session.connection().execute(
+        select(out.payload)
+        .where(out.status == "sent", out.op == "stage_update")
+        .order_by(out.sent_at, out.key)
+    )
+    written: dict[RecordKey, dict[str, str]] = {}
+    for (payload,) in rows:
+        w = PlannedWrite.from_json(payload)
+        written.setdefault((w.crm.value, w.object_type, w.record_id or ""), {}).update(w.properties)
+    return written
+
+
+def _last_two(session: Session, keys: Iterable[RecordKey]) -> dict[RecordKey, list[Any]]:
+    by_type: dict[tuple[str, str], list[str]] = {}
+    for crm, object_type, record_id in keys:
+        by_type.setdefault((crm, object_type), []).append(record_id)
+    v = t.VERSIONS.c
+    versions: dict[RecordKey, list[Any]] = {}
+    for (crm, object_type), ids in by_type.items():
+        for part in chunks(ids):
+            stmt = select(v.record_id, v.version_no, v.properties, v.modified_at).where(
+                v.crm == crm, v.object_type == object_type, v.record_id.in_(part)
+            )
+            for row in session.connection().execute(stmt):
+                versions.setdefault((crm, object_type, row.record_id), []).append(row)
+    return {k: sorted(rows, key=lambda r: r.version_no)[-2:] for k, rows in versions.items()}
+
+
+def echo_times(session: Session) -> dict[RecordKey, datetime]:
+    """Records whose latest change is only our echo -> the modified time before it."""
+    written = _written(session)
+    result: dict[RecordKey, datetime] = {}
+    for key, pair in _last_two(session, written).items():
+        if len(pair) < 2:
+            continue
+        before, after = json.loads(pair[0].properties), json.loads(pair[1].properties)
+        ours, noise = written[key], BOOKKEEPING[key[0]]
+        changed = {f for f in before.keys() | after.keys() if before.get(f) != after.get(f)}
+        if any(f not in ours and not noise.match(f) for f in changed):
+            continue  # someone else changed something too: the record really is newer
+        if all(after.get(f) == v for f, v in ours.items() if f in changed):
+            result[key] = pair[0].modified_at
+    return result
+
+
+def without_echoes(person: Person, times: Mapping[RecordKey, datetime]) -> Person:
+    """`person` with each echoed record's modified time set back to before our write."""
+    if not times:
+        return person
+    records = tuple(
+        replace(r, modified_at=times[k]) if (k := (r.crm.value, r.object_type, r.record_id)) in times else r
+        for r in person.records
+    )
+    return replace(person, records=records)
