@@ -32,7 +32,7 @@ def _records(body: Any) -> tuple[list[dict[str, Any]], bool]:
         )
     records = body["records"]
     if len(records) > MAX_RECORDS:
-        msg = f"Record limit exceeded: {len(records)} records, at most {MAX_RECORDS} allowed"
+        msg = f"record limit reached. cannot submit more than {MAX_RECORDS} records into this call"
         raise ApiError(400, [{"message": msg, "errorCode": "EXCEEDED_ID_LIMIT"}])
     return records, bool(body.get("allOrNone", False))
 
