@@ -71,7 +71,7 @@ def test_fifty_thousand_people_in_a_few_seconds():
     started = time.perf_counter()
     big = generate(50_000)
     assert len(big.people) == 50_000
-    assert time.perf_counter() - started < 5
+    assert time.perf_counter() - started < 10  # ~0.8 s on an idle core; headroom for loaded CI
 
 
 def test_hubspot_sandbox_loads_its_share(world):
