@@ -59,6 +59,9 @@ def check_report(
     html: Path, chromium: str, *, screenshot: Path | None = None, timeout: float = 60
 ) -> BrowserResult:
     """Dump the DOM after scripts ran; optionally write a full-page PNG."""
+    if not html.is_file():
+        msg = f"{html}: no such report file"
+        raise FileNotFoundError(msg)
     url = html.resolve().as_uri()
     done = _run(chromium, ["--dump-dom", url], timeout)
     errors = tuple(line for line in done.stderr.splitlines() if JS_ERROR.search(line))

@@ -67,11 +67,12 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter(str(exc)) from None
         finally:
             mirror.close()
+        if html is not None:  # the file first: a closed pipe on stdout must not lose it
+            html.parent.mkdir(parents=True, exist_ok=True)
+            html.write_text(render_html(result), encoding="utf-8")
         if as_json:
             typer.echo(render_json(result))
         else:
             render_terminal(result, Console())
         if html is not None:
-            html.parent.mkdir(parents=True, exist_ok=True)
-            html.write_text(render_html(result), encoding="utf-8")
             typer.echo(f"HTML report: {html.resolve()}", err=as_json)
