@@ -32,6 +32,8 @@ from connector.rules.compiled import Mapping, TimedRule, rank
 from connector.rules.facts import Evidence, Facts, deals_for
 from connector.rules.fields import input_value
 
+_ON_LADDER = frozenset(LADDER)
+
 
 def entered_at(history: Iterable[StageChange], stage: Stage | None) -> datetime | None:
     """When the person last entered `stage` (the latest matching history entry)."""
@@ -112,16 +114,15 @@ class _Run:
     def best_evidence(self) -> Evidence | None:
         if not self.facts.evidence:
             return None
-        fresh = [
-            e
-            for e in self.facts.evidence
-            if e.stage in LADDER
-            and (
-                self.current in LADDER
-                or self.current is None
-                or (self.entered is not None and e.source.modified_at > self.entered)
-            )
-        ]
+        if self.current is None or self.current in _ON_LADDER:
+            fresh = [e for e in self.facts.evidence if e.stage in _ON_LADDER]
+        else:  # a side state: only CRM values changed since the person entered it count
+            entered = self.entered
+            fresh = [
+                e
+                for e in self.facts.evidence
+                if e.stage in _ON_LADDER and entered is not None and e.source.modified_at > entered
+            ]
         if not fresh:
             return None
         if self.mapping.stage_mode == "precedence":

@@ -9,6 +9,7 @@ exceptions, so the engine can answer with a Skipped decision.
 from __future__ import annotations
 
 from datetime import datetime
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 from connector.model import Crm, Person, SourceRecord, Stage, TargetRef
@@ -37,13 +38,16 @@ def _ref(record: SourceRecord) -> TargetRef:
     return TargetRef(record.crm, record.object_type, record.record_id)
 
 
+_NEWEST_FIRST = attrgetter("modified_at", "crm", "object_type", "record_id")
+
+
 def _order(records: tuple[SourceRecord, ...]) -> tuple[SourceRecord, ...]:
     """Live records, newest first, independent of the order they were given in."""
     if len(records) == 1 and not records[0].archived:
         return records
     live = [r for r in records if not r.archived]
     if len(live) > 1:
-        live.sort(key=lambda r: (r.modified_at, r.crm, r.object_type, r.record_id), reverse=True)
+        live.sort(key=_NEWEST_FIRST, reverse=True)
     return tuple(live)
 
 
@@ -51,7 +55,6 @@ class Facts(dict[str, Any]):
     """Canonical field -> typed value, resolved on first read; a missing field reads as None."""
 
     def __init__(self, person: Person, mapping: Mapping) -> None:
-        super().__init__()
         self.person, self.mapping = person, mapping
         self.records = _order(person.records)
         self.invalid: dict[str, Invalid] = {}
