@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -145,3 +146,24 @@ def test_admin_activity_is_all_or_nothing(salesforce_handmade: SalesforceSandbox
     assert resp.status_code == 400
     assert "explode" in resp.json()[0]["message"]
     assert sf.Lead.get(lead_id)["Status"] == "Closed - Not Converted"
+
+
+def test_concurrent_clients_see_consistent_counts(salesforce_handmade: SalesforceSandbox) -> None:
+    """Eight clients read while one writes: every count is a whole state, never a half-applied write."""
+    writer = salesforce_handmade.client()
+    records = [{"attributes": {"type": "Lead"}, "LastName": f"C{i}", "Company": "Acme"} for i in range(50)]
+
+    def write() -> None:
+        for _ in range(5):
+            writer.restful("composite/sobjects", method="POST", json={"allOrNone": True, "records": records})
+
+    def read(_: int) -> set[int]:
+        sf = salesforce_handmade.client()
+        return {sf.query("SELECT COUNT() FROM Lead")["totalSize"] for _ in range(10)}
+
+    with ThreadPoolExecutor(9) as pool:
+        done = pool.submit(write)
+        seen = set().union(*pool.map(read, range(8)))
+        done.result()
+    assert seen <= {9 + 50 * k for k in range(6)}
+    assert writer.query("SELECT COUNT() FROM Lead")["totalSize"] == 259
