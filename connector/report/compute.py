@@ -141,6 +141,7 @@ class Report:
     field_sales: FieldSales
     figures: tuple[Figure, ...]
     bottleneck: Bottleneck | None
+    history_since: datetime | None  # first stage entry the mirror holds: earlier periods show deals only
 
 
 class _History:
@@ -378,4 +379,5 @@ def build_report(facts: FunnelFacts, window: Window, period: Period, target: flo
         field_sales=fs,
         figures=figures_of(totals),
         bottleneck=bottleneck(totals, fs.avg_deal_size),
+        history_since=min((e.entered_at for e in facts.stage_entries), default=None),
     )

@@ -33,6 +33,8 @@ def render_terminal(report: Report, console: Console) -> None:
     w = report.window
     span = f"{w.since:%Y-%m-%d} → {w.until:%Y-%m-%d} (UTC)"
     console.print(f"[bold]THE MODEL funnel report[/bold]  {span}, per {report.period.value}")
+    if report.history_since is not None and report.history_since > w.since:
+        console.print(f"[dim]{sections.history_note(report.history_since)}[/dim]")
     for build in sections.ALL:
         console.print(_table(build(report)))
     b = report.bottleneck

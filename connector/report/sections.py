@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from connector.report import fmt
 from connector.report.compute import FUNNEL, STEPS, Report
@@ -124,6 +125,12 @@ def field_sales(report: Report) -> Section:
             ("shortfall", fmt.money(fs.shortfall)),
         ]
     return Section("field-sales", "Field Sales", ("measure", "value"), tuple(rows))
+
+
+def history_note(since: datetime) -> str:
+    """Why early periods show deals but no stage entries: the mirror judges people from its first cycle on."""
+    first = f"{since:%Y-%m-%d %H:%M} UTC"
+    return f"Stage history begins {first} (the connector's first cycle); earlier periods show deals only."
 
 
 ALL: tuple[Callable[[Report], Section], ...] = (
