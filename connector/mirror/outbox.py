@@ -263,4 +263,4 @@ def attempts_for(session: Session, key: str) -> list[Attempt]:
 def outbox_counts(session: Session) -> dict[str, int]:
     out = t.OUTBOX.c
     rows = session.connection().execute(select(out.status, func.count()).group_by(out.status))
-    return dict(rows.tuples().all())
+    return {status: int(n) for status, n in rows}

@@ -73,11 +73,8 @@ def load_people(
 def _load_batch(session: Session, pids: Sequence[str]) -> Iterator[Person]:
     conn = session.connection()
     rec, ids = t.RECORDS.c, t.IDENTITIES.c
-    emails: dict[str, str | None] = dict(
-        conn.execute(select(t.PEOPLE.c.person_id, t.PEOPLE.c.email).where(t.PEOPLE.c.person_id.in_(pids)))
-        .tuples()
-        .all()
-    )
+    people = select(t.PEOPLE.c.person_id, t.PEOPLE.c.email).where(t.PEOPLE.c.person_id.in_(pids))
+    emails: dict[str, str | None] = dict(conn.execute(people))
     records: dict[str, list[SourceRecord]] = defaultdict(list)
     id_emails: dict[str, list[str]] = defaultdict(list)
     own = select(t.RECORDS, ids.person_id.label("owner"), ids.email.label("id_email")).join(
@@ -171,7 +168,7 @@ def _open_tasks(session: Session, pids: Sequence[str]) -> dict[str, list[str]]:
     conn = session.connection()
     alias = {pid: pid for pid in pids}
     merged = select(people.person_id, people.merged_into).where(people.merged_into.in_(pids))
-    alias.update(conn.execute(merged).tuples().all())
+    alias.update(dict(conn.execute(merged)))
     tasks: dict[str, list[str]] = defaultdict(list)
     for part in chunks(list(alias)):
         rows = conn.execute(
