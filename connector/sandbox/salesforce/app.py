@@ -113,6 +113,7 @@ class SalesforceApp(SandboxApp):
             ("PATCH", SOB + r"/(?P<f>\w+)/(?P<val>[^/]+)", self._upsert),
             ("POST", V + r"/composite/sobjects", self._collection),
             ("PATCH", V + r"/composite/sobjects", self._collection),
+            ("DELETE", V + r"/composite/sobjects", self._collection_delete),
             ("PATCH", V + r"/composite/sobjects/(?P<t>\w+)/(?P<f>\w+)", self._collection_upsert),
             ("POST", r"/__sandbox/tokens/expire", self._expire),
             ("POST", r"/__sandbox/activity", self._activity),
@@ -342,6 +343,16 @@ class SalesforceApp(SandboxApp):
 
     def _collection(self, req: Request, m: re.Match[str]) -> Response:
         results = composite.run_collection(self.store, req.json(), composite.WRITERS[req.method])
+        return Response(200, results, records_in=len(results))
+
+    def _collection_delete(self, req: Request, m: re.Match[str]) -> Response:
+        """`DELETE composite/sobjects?ids=a,b&allOrNone=false`: the same transaction rules as writes."""
+        ids = [i for i in (req.arg("ids") or "").split(",") if i]
+        body = {
+            "allOrNone": (req.arg("allOrNone") or "").lower() == "true",
+            "records": [{"Id": i} for i in ids],
+        }
+        results = composite.run_collection(self.store, body, composite.delete_writer)
         return Response(200, results, records_in=len(results))
 
     def _collection_upsert(self, req: Request, m: re.Match[str]) -> Response:

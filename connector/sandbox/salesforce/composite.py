@@ -11,7 +11,7 @@ from typing import Any
 
 from connector.sandbox.base import ApiError
 
-from .describe import CANONICAL, FIELDS, SOBJECTS
+from .describe import CANONICAL, FIELDS, PREFIX_TYPE, SOBJECTS
 from .store import RecordError, Store
 
 MAX_RECORDS = 200
@@ -40,6 +40,8 @@ def _records(body: Any) -> tuple[list[dict[str, Any]], bool]:
 def _sobject(rec: Any, default: str | None) -> str:
     if not isinstance(rec, dict):
         raise RecordError("INVALID_INPUT", "each record must be a JSON object")
+    if "attributes" not in rec and default is None and isinstance(rec.get("Id"), str):
+        default = PREFIX_TYPE.get(rec["Id"][:3])  # deletes name records by Id only
     attrs = rec.get("attributes")
     name = attrs.get("type") if isinstance(attrs, dict) else default
     if not isinstance(name, str) or name.lower() not in SOBJECTS:
@@ -123,6 +125,14 @@ def upsert_writer(sobject: str, field: str) -> Writer:
             ],
         )
     return _upserter(name)
+
+
+def delete_writer(store: Store, _sobject: str, rec: dict[str, Any]) -> dict[str, Any]:
+    found = store.find(str(rec["Id"]))
+    if found is None:
+        raise RecordError("INVALID_CROSS_REFERENCE_KEY", f"invalid cross reference id: {rec['Id']}", ["Id"])
+    store.delete(found[0], str(rec["Id"]))
+    return {"id": found[1]["Id"]}
 
 
 WRITERS: dict[str, Writer] = {"POST": _create, "PATCH": _update}

@@ -134,3 +134,18 @@ def test_updated_and_deleted_endpoints(salesforce_handmade: SalesforceSandbox) -
     deleted = sf.Lead.deleted(start, end)
     assert [d["id"] for d in deleted["deletedRecords"]] == [gone]
     assert set(deleted) == {"deletedRecords", "earliestDateAvailable", "latestDateCovered"}
+
+
+def test_collection_delete(salesforce_handmade: SalesforceSandbox) -> None:
+    sf = salesforce_handmade.client()
+    ids = salesforce_handmade.admin("GET", "ids")
+    doomed = f"{ids['p-000001']},{ids['d-00001']},00Q5g00000zzzzzAAA"
+    results = sf.restful("composite/sobjects", method="DELETE", params={"ids": doomed, "allOrNone": "false"})
+    assert [r["success"] for r in results] == [True, True, False]
+    assert results[2]["errors"][0]["statusCode"] == "INVALID_CROSS_REFERENCE_KEY"
+    assert sf.query(f"SELECT COUNT() FROM Lead WHERE Id = '{ids['p-000001']}'")["totalSize"] == 0
+    again = sf.restful(
+        "composite/sobjects", method="DELETE", params={"ids": ids["p-000002"] + ",bogus", "allOrNone": "true"}
+    )
+    assert again[0]["errors"][0]["statusCode"] == "ALL_OR_NONE_OPERATION_ROLLED_BACK"
+    assert sf.query(f"SELECT COUNT() FROM Lead WHERE Id = '{ids['p-000002']}'")["totalSize"] == 1
