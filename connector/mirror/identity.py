@@ -246,7 +246,7 @@ def _merge_stage(session: Session, *, loser: str, survivor: str) -> None:
     """Keep the further-along current stage of the two (the survivor's on a tie)."""
     st = t.PERSON_STAGES.c
     query = select(st.person_id, st.stage).where(st.person_id.in_([loser, survivor]))
-    rows: dict[str, str] = dict(session.execute(query))
+    rows: dict[str, str] = dict(session.execute(query).all())
     if loser not in rows:
         return
     if survivor in rows and ladder_rank(Stage(rows[survivor])) >= ladder_rank(Stage(rows[loser])):

@@ -74,7 +74,7 @@ def _load_batch(session: Session, pids: Sequence[str]) -> Iterator[Person]:
     conn = session.connection()
     rec, ids = t.RECORDS.c, t.IDENTITIES.c
     people = select(t.PEOPLE.c.person_id, t.PEOPLE.c.email).where(t.PEOPLE.c.person_id.in_(pids))
-    emails: dict[str, str | None] = dict(conn.execute(people))
+    emails: dict[str, str | None] = dict(conn.execute(people).all())
     records: dict[str, list[SourceRecord]] = defaultdict(list)
     id_emails: dict[str, list[str]] = defaultdict(list)
     own = select(t.RECORDS, ids.person_id.label("owner"), ids.email.label("id_email")).join(
@@ -168,7 +168,7 @@ def _open_tasks(session: Session, pids: Sequence[str]) -> dict[str, list[str]]:
     conn = session.connection()
     alias = {pid: pid for pid in pids}
     merged = select(people.person_id, people.merged_into).where(people.merged_into.in_(pids))
-    alias.update(dict(conn.execute(merged)))
+    alias.update(dict(conn.execute(merged).all()))
     tasks: dict[str, list[str]] = defaultdict(list)
     for part in chunks(list(alias)):
         rows = conn.execute(
