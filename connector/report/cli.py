@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from connector.report.periods import Period
+
 
 def _date(raw: str | None, flag: str) -> datetime | None:
     if raw is None:
@@ -29,7 +31,7 @@ def register(app: typer.Typer) -> None:
         until: Annotated[
             str | None, typer.Option(help="window end, exclusive (default: end of this period)")
         ] = None,
-        period: Annotated[str, typer.Option(help="week (ISO, Monday) or month")] = "week",
+        period: Annotated[Period, typer.Option(help="week (ISO, Monday start) or month")] = Period.WEEK,
         target: Annotated[
             float | None, typer.Option(help="revenue target: pipeline needed = target / win rate")
         ] = None,
@@ -50,7 +52,6 @@ def register(app: typer.Typer) -> None:
         from connector.config import Settings  # noqa: PLC0415
         from connector.mirror import open_mirror  # noqa: PLC0415
         from connector.report.api import report_from_mirror  # noqa: PLC0415
-        from connector.report.periods import Period  # noqa: PLC0415
         from connector.report.render_html import render_html  # noqa: PLC0415
         from connector.report.render_json import render_json  # noqa: PLC0415
         from connector.report.render_terminal import render_terminal  # noqa: PLC0415
@@ -60,9 +61,8 @@ def register(app: typer.Typer) -> None:
         mapping = load_mapping(*(Path(p) for p in settings.mappings))
         mirror = open_mirror(db or settings.database_url)
         try:
-            kind = Period(period)
             bounds = {"since": _date(since, "--since"), "until": _date(until, "--until")}
-            result = report_from_mirror(mirror, period=kind, target=target, mapping=mapping, **bounds)
+            result = report_from_mirror(mirror, period=period, target=target, mapping=mapping, **bounds)
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
         finally:
