@@ -65,9 +65,13 @@ def _exits() -> Iterator[None]:
 
 
 def _mapping(settings: Settings, files: list[Path] | None) -> Mapping:
-    from connector.rules.loader import load_mapping  # noqa: PLC0415
+    """The mapping files given, else REVOPS_MAPPINGS; the shipped default when run outside the repo."""
+    from connector.rules.loader import DEFAULT_MAPPING, load_mapping  # noqa: PLC0415
 
-    return load_mapping(*(files or [Path(p) for p in settings.mappings]))
+    paths = files or [Path(p) for p in settings.mappings]
+    if not files and settings.mappings == Settings.mappings and not paths[0].exists():
+        paths = [DEFAULT_MAPPING]
+    return load_mapping(*paths)
 
 
 def serve(
@@ -186,31 +190,36 @@ def plan(
         rules_now = _mapping(settings, mapping)
         mirror = m.open_mirror(db or settings.database_url)
         report = run_cycle(Clients(), mirror, rules_now, dry_run=True, push=False, pull=False)
-    groups: Counter[tuple[str, str, str, str]] = Counter()
-    people: dict[tuple[str, str, str, str], list[str]] = {}
+    with mirror.reader() as s:
+        known = set(m.get_items(s, [w.key for w in report.planned]))
+    groups: Counter[tuple[str, str, str, str, bool]] = Counter()
+    people: dict[tuple[str, str, str, str, bool], list[str]] = {}
     for w in report.planned:
-        change = ", ".join(
+        moved = [
             f"{k}: {w.expected.get(k) or '∅'} → {v}"
             for k, v in sorted(w.properties.items())
             if k in w.expected
-        ) or str(w.properties.get("Subject") or w.properties.get("hs_task_subject") or "")
-        key = (w.crm.value, w.kind.value, w.rule_id, change)
+        ]
+        key = (w.crm.value, w.kind.value, w.rule_id, ", ".join(moved) or "create task", w.key in known)
         groups[key] += 1
         people.setdefault(key, []).append(w.person_id)
     table = Table(title=f"plan with mapping {report.mapping_version} (no writes)", title_justify="left")
-    for col in ("crm", "kind", "rule", "change", "n", "e.g."):
+    for col in ("crm", "kind", "rule", "change", "status", "n", "e.g. person"):
         table.add_column(col, justify="right" if col == "n" else "left", overflow="fold")
-    for key, n in groups.most_common():
-        table.add_row(*key, str(n), " ".join(people[key][:examples]))
+    for key, n in sorted(groups.items(), key=lambda item: (item[0][4], -item[1])):
+        status = "already in outbox" if key[4] else "NEW"
+        table.add_row(*key[:4], status, str(n), " ".join(people[key][:examples]))
     console.print(table)
+    fresh = sum(n for key, n in groups.items() if not key[4])
     console.print(
-        f"{len(report.planned)} write(s) planned for {report.people} people; "
+        f"{len(report.planned)} write(s) planned for {report.people} people, {fresh} not yet in the outbox; "
         f"decisions: {sum(report.decisions.values())}"
     )
 
 
 def why(
     person: Annotated[str, typer.Argument(help="email, person id, or crm:object_type:record_id")],
+    full: Annotated[bool, typer.Option("--full", help="every property of every record version")] = False,
     db: Db = None,
     env_file: EnvFile = Path(".env"),
 ) -> None:
@@ -233,9 +242,19 @@ def why(
     for col in ("at", "what", "summary", "detail"):
         table.add_column(col, overflow="fold")
     for event in timeline.events:
-        detail = "; ".join(f"{k}={v}" for k, v in event.detail.items() if v not in (None, "", {}, []))
+        shown = event.detail if full else {k: event.detail.get(k) for k in _WHY_DETAIL[event.kind]}
+        detail = "; ".join(f"{k}={v}" for k, v in shown.items() if v not in (None, "", {}, []))
         table.add_row(event.at.strftime("%Y-%m-%d %H:%M:%S"), event.kind, event.summary, detail)
     console.print(table)
+
+
+# what `why` shows of each event kind without --full (versions carry every property)
+_WHY_DETAIL: dict[str, tuple[str, ...]] = {
+    "version": ("run_id",),
+    "decision": ("inputs",),
+    "write": ("key", "attempts"),
+    "attempt": ("crm_ids",),
+}
 
 
 def demo(

@@ -105,7 +105,9 @@ def run_demo(console: Console, *, people: int = 2000, seed: int = 7, workdir: Pa
     console.rule("[bold]revops-sync demo[/bold]")
     boxes = start_sandboxes(workdir, people=people, seed=seed)
     try:
-        env_file = boxes.write_env(workdir / "demo.env", REVOPS_DATABASE_URL=f"sqlite:///{db}")
+        env_file = boxes.write_env(
+            workdir / "demo.env", REVOPS_DATABASE_URL=f"sqlite:///{db}", REVOPS_MAPPINGS=str(DEFAULT_MAPPING)
+        )
         console.print(f"HubSpot sandbox    {boxes.hubspot.url}")
         console.print(f"Salesforce sandbox {boxes.salesforce.url} (HTTPS, CA {boxes.ca_pem})")
         w = boxes.world
