@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from connector.crm.clients import HubSpotConnection, SalesforceConnection
 from connector.crm.hubspot import HubSpotReader
@@ -109,7 +109,6 @@ class StreamStats:
     skipped: bool = False  # archived sweep not due
     error: str | None = None
     watermark: datetime | None = None
-    window: Window | None = None
 
     def as_dict(self) -> dict[str, Any]:
         keep = ("stream", "pages", "records", "inserted", "changed", "unchanged", "skipped_records")
@@ -188,7 +187,7 @@ def pull_stream(
     if window is None:
         stats.skipped = True
         return stats
-    stats.resumed, stats.window = pos.window is not None, window
+    stats.resumed = pos.window is not None
     pause = _pause_after()
     max_seen = pos.max_seen if pos.window is not None else None
     for page in reader.pull(stream, window, _known_in(mirror)):
@@ -267,8 +266,15 @@ def readers_for(
     return readers
 
 
+class Connections(Protocol):
+    """What the sync cycle hands over: one connection per configured CRM, None for the others."""
+
+    hubspot: HubSpotConnection | None
+    salesforce: SalesforceConnection | None
+
+
 def pull_all(
-    clients: Any,
+    clients: Connections,
     mirror: Mirror,
     *,
     now: datetime,

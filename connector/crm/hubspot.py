@@ -11,7 +11,7 @@ the same ⌈N/200⌉ calls as following `paging.next.after`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -94,7 +94,9 @@ class HubSpotReader:
         return self._changes(stream, window, known)
 
     @staticmethod
-    def _key(stream: Stream) -> Any:
+    def _key(stream: Stream) -> Callable[[dict[str, Any]], tuple[str, datetime | None]]:
+        """(id, modification time) of a raw search result, for the overlap check."""
+
         def key(raw: dict[str, Any]) -> tuple[str, datetime | None]:
             try:
                 return str(raw.get("id")), parse_crm_time(
