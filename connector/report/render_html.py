@@ -105,9 +105,9 @@ SCRIPT = """
 
 
 def _cell(cell: sections.Cell) -> str:
-    if isinstance(cell, sections.Flag):
+    if isinstance(cell, sections.Flag) and cell.marked:
         return f'<td><span class="flag {cell.status.replace("/", "")}">{escape(str(cell))}</span></td>'
-    return f"<td>{escape(cell)}</td>"
+    return f"<td>{escape(str(cell))}</td>"
 
 
 def _table(section: sections.Section) -> str:

@@ -15,7 +15,9 @@ STATUS_STYLE: dict[Status, str] = {"ok": "green", "low": "bold red", "high": "bo
 
 
 def _cell(cell: sections.Cell) -> Text | str:
-    return Text(str(cell), style=STATUS_STYLE[cell.status]) if isinstance(cell, sections.Flag) else cell
+    if isinstance(cell, sections.Flag):
+        return Text(str(cell), style=STATUS_STYLE[cell.status]) if cell.marked else str(cell)
+    return cell
 
 
 def _table(section: sections.Section) -> Table:

@@ -8,19 +8,36 @@ from datetime import datetime
 
 from connector.report import fmt
 from connector.report.compute import FUNNEL, STEPS, Report
-from connector.report.ranges import Status
+from connector.report.ranges import REFERENCES, Status
 
 STATUS_TEXT: dict[Status, str] = {"ok": "ok", "low": "▼ below", "high": "▲ above", "n/a": "no data"}
 
 
 @dataclass(frozen=True, slots=True)
 class Flag:
-    """A cell that carries a reference-range status (coloured by the renderer)."""
+    """A cell carrying a reference-range status (coloured by the renderer); text defaults to the status."""
 
     status: Status
+    text: str | None = None
+
+    @property
+    def marked(self) -> bool:
+        """Colour it: a status cell always, a figure only when outside its range."""
+        return self.text is None or self.status in {"low", "high"}
 
     def __str__(self) -> str:
-        return STATUS_TEXT[self.status]
+        if self.text is None:
+            return STATUS_TEXT[self.status]
+        return (
+            f"{self.text} {'▲' if self.status == 'high' else '▼'}"
+            if self.status in {"low", "high"}
+            else self.text
+        )
+
+
+def flagged(key: str, shown: str, value: float | None) -> Cell:
+    """A per-period figure, marked when outside its reference range."""
+    return Flag(REFERENCES[key].status(value), shown)
 
 
 Cell = str | Flag
@@ -54,20 +71,21 @@ def conversions(report: Report) -> Section:
 
 
 def headline(report: Report) -> Section:
-    rows = tuple(
+    rows: tuple[tuple[Cell, ...], ...] = tuple(
         (
             r.label,
-            fmt.rate(r.mql_rate),
-            fmt.rate(r.mql_to_opportunity),
-            fmt.rate(r.win_rate),
+            flagged("mql_rate", fmt.rate(r.mql_rate), r.mql_rate.value),
+            flagged("mql_to_opportunity", fmt.rate(r.mql_to_opportunity), r.mql_to_opportunity.value),
+            flagged("win_rate", fmt.rate(r.win_rate), r.win_rate.value),
             f"{r.won} / {r.lost}",
-            fmt.pct(r.churn_monthly),
-            fmt.minutes(r.speed_median_minutes),
+            flagged("churn_monthly", fmt.pct(r.churn_monthly), r.churn_monthly),
+            flagged("speed_to_lead_median", fmt.minutes(r.speed_median_minutes), r.speed_median_minutes),
         )
         for r in (*report.periods, report.totals)
     )
     header = ("period", "MQL rate", "MQL → opp", "win rate", "won / lost", "churn / month", "speed to lead")
-    return Section("headline", "Headline rates per period", header, rows, strong_last=True)
+    title = "Headline rates per period (▲ above / ▼ below the reference range)"
+    return Section("headline", title, header, rows, strong_last=True)
 
 
 def figures(report: Report) -> Section:

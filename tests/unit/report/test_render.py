@@ -62,6 +62,8 @@ def test_html_escapes_crm_text(html: str) -> None:
         "200,000",  # pipeline needed = 50,000 / 0.25
         "IS conversion (MQL → opportunity) limits revenue most",
         "<td>2026-W46</td>",
+        '<span class="flag low">0.0% (0/2) ▼</span>',  # W46 MQL -> opportunity below 30-50%
+        "<td>33.3% (1/3)</td>",  # total MQL -> opportunity inside its range: not marked
     ],
 )
 def test_html_shows_the_figures(html: str, fragment: str) -> None:
