@@ -115,6 +115,9 @@ def test_a_record_edited_during_paging_is_caught_by_the_next_cycle(
     )
     cycle.join()
     monkeypatch.delenv(PAUSE_ENV)
+    # The edit moved a record out of the window under the pager; with offset paging the next page
+    # would start one record late and skip one. Re-anchoring on hs_object_id skips nothing.
+    assert set(mirrored(mirror, "hubspot", "contacts")) == set(state(hubspot_sandbox, "contacts"))
     assert json.loads(mirrored(mirror, "hubspot", "contacts")[first_id].properties)["jobtitle"] != "X"
     pull_cycle(mirror, [reader], now=now(), streams=["hubspot.contacts"])
     assert json.loads(mirrored(mirror, "hubspot", "contacts")[first_id].properties)["jobtitle"] == "X"
