@@ -14,8 +14,9 @@ from tests.e2e.harness import CLI, MAPPING, Daemon, StartDaemon, free_port, writ
 
 
 @pytest.fixture
-def boxes(tmp_path: Path) -> Iterator[Sandboxes]:
-    running = start_sandboxes(tmp_path, people=600, seed=11)
+def boxes(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Sandboxes]:
+    """A module sets PEOPLE to seed less when the data volume is not what it tests."""
+    running = start_sandboxes(tmp_path, people=getattr(request.module, "PEOPLE", 600), seed=11)
     yield running
     running.stop()
 

@@ -12,6 +12,8 @@ from pathlib import Path
 from connector.sandbox.runner import Sandboxes
 from tests.e2e.harness import CLI, StartDaemon
 
+PEOPLE = 150  # the lease is under test, not the data volume
+
 
 def _runs(db: Path) -> list[tuple[datetime, datetime]]:
     with sqlite3.connect(db) as conn:
@@ -43,7 +45,7 @@ def test_second_daemon_is_refused_then_queues_and_never_overlaps(
     assert "--wait" in one_off.stdout + one_off.stderr
 
     queued = start_daemon("--wait", name="queued")
-    time.sleep(3)
+    time.sleep(2)
     assert queued.proc.poll() is None  # waiting, not exited
     assert queued.cycles() == 0  # and not cycling while the first one holds the lease
     first_cycles = first.wait_cycles(2)

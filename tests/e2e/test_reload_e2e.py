@@ -9,6 +9,8 @@ from pathlib import Path
 
 from tests.e2e.harness import MAPPING, StartDaemon, write_jobs
 
+PEOPLE = 150  # reload is under test, not the data volume
+
 
 def test_broken_edit_keeps_the_last_good_mapping(start_daemon: StartDaemon, tmp_path: Path) -> None:
     mapping = tmp_path / "the-model.yaml"

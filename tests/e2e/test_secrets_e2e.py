@@ -15,6 +15,8 @@ RUNS = {
     "serve-json": ["serve", "--cycles", "1", "--health-port", "0", "--log-level", "DEBUG", "--log-json"],
 }
 
+PEOPLE = 300
+
 
 @pytest.mark.parametrize("command", RUNS.values(), ids=RUNS.keys())
 def test_tokens_never_reach_logs_or_mirror(boxes: Sandboxes, tmp_path: Path, command: list[str]) -> None:
