@@ -23,6 +23,7 @@ from connector import mirror as m
 from connector.crm.clients import SalesforceConnection
 from connector.model import Crm
 from connector.push.writes import WriteKind
+from connector.report import write_html
 from connector.rules.loader import DEFAULT_MAPPING, load_mapping
 from connector.sandbox.runner import Activity, Sandboxes, apply_activity, plan_activity, start_sandboxes
 from connector.sync import Clients, CycleReport, run_cycle
@@ -176,11 +177,6 @@ def _changes_table(shown: list[Activity], before: Snapshot, after: Snapshot, tas
 
 
 def _report(console: Console, mirror: m.Mirror, workdir: Path) -> None:
-    """Write the HTML funnel report when the report module is installed (it lands separately)."""
-    try:
-        from connector.report import write_html  # type: ignore[import-not-found,attr-defined,unused-ignore]  # noqa: PLC0415
-    except ImportError:
-        console.print("HTML report: not available in this build (revops-sync report)")
-        return
+    """Write the self-contained HTML funnel report beside the mirror."""
     path = write_html(mirror, workdir / "report.html")
-    console.print(f"HTML report: [bold]{path}[/bold]")
+    console.print(f"HTML funnel report: [bold]{path}[/bold]  (terminal: revops-sync report)")
