@@ -5,6 +5,7 @@ once and replayed without ever being logged."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from connector.config import HubSpotSettings, Secret
 from connector.crm.clients import HubSpotConnection
 from connector.crm.hubspot import HubSpotReader
-from connector.errors import QuotaExhausted
+from connector.errors import QuotaExhausted, RetryableError
 from connector.mirror.db import Mirror
 from connector.pull import pull_cycle
 from connector.sandbox.hubspot import HubSpotLimits
@@ -117,3 +118,18 @@ def test_expired_salesforce_session_logs_in_again_once(
     statuses = [e["status"] for e in salesforce_sandbox.admin("GET", "ledger")]
     assert statuses[:3] == [401, 200, 200]  # first query refused, one login, the query replayed
     assert statuses.count(401) == 1
+
+
+def test_the_client_library_never_retries_behind_our_back(
+    hubspot_sandbox: HubSpotSandbox, mirror: Mirror
+) -> None:
+    """urllib3's default Retry(3) re-sends a GET answered 503 + Retry-After (facts §5); ours is off,
+    so with a one-attempt policy exactly one request reaches the server and the error surfaces."""
+    hubspot_sandbox.admin(
+        "POST", "faults", {"rules": [{"path": "/crm/v3/objects/contacts$", "status": 503, "retry_after": 0}]}
+    )
+    settings = HubSpotSettings(base_url=hubspot_sandbox.url, access_token=Secret(hubspot_sandbox.token))
+    reader = HubSpotReader(HubSpotConnection(settings, policy=replace(FAST, attempts=1)))
+    with pytest.raises(RetryableError):
+        pull_cycle(mirror, [reader], now=now(), streams=["hubspot.contacts.archived"])
+    assert [e["status"] for e in hubspot_sandbox.ledger()] == [503]
