@@ -18,6 +18,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Protocol, TypeVar
 
 from connector.errors import FatalError, QuotaExhausted, RetryableError
@@ -36,6 +37,7 @@ class Queued:
 
     write: PlannedWrite
     ambiguous: bool = False
+    last_attempt_at: datetime | None = None
 
 
 class Writer(Protocol):
@@ -93,6 +95,10 @@ class Relay:
     store: OutboxStore
     writers: Mapping[Crm, Writer]
     quota_share: float = 0.8  # stop pushing once this share of the daily allowance is used
+    # An ambiguous task not found by key is re-created only once its last attempt is this old:
+    # longer than a request can stay in flight plus HubSpot's search-index delay.
+    ambiguous_grace: timedelta = timedelta(minutes=2)
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     def drain(self) -> RelayReport:
         report = RelayReport()
@@ -108,13 +114,16 @@ class Relay:
     def _drain(self, writer: Writer, report: CrmReport) -> None:
         sends: list[PlannedWrite] = []
         settled: list[WriteResult] = []
-        ambiguous_tasks: list[PlannedWrite] = []
+        ambiguous_tasks: list[Queued] = []
         queued = self.store.queued(writer.crm)
         current = self.store.current([q.write for q in queued if q.write.kind is WriteKind.STAGE])
         for row in queued:
             write = row.write
             if write.kind is WriteKind.TASK:
-                (ambiguous_tasks if row.ambiguous else sends).append(write)
+                if row.ambiguous:
+                    ambiguous_tasks.append(row)
+                else:
+                    sends.append(write)
                 continue
             verdict = judge(write, current.get(write.key))
             if verdict.verdict is Verdict.SEND:
@@ -145,18 +154,26 @@ class Relay:
             self._batch(writer, report, chunk, "task", writer.create_tasks)
 
     def _look_up(
-        self, writer: Writer, report: CrmReport, tasks: Sequence[PlannedWrite]
+        self, writer: Writer, report: CrmReport, rows: Sequence[Queued]
     ) -> tuple[list[WriteResult], list[PlannedWrite]]:
-        """Settle ambiguous tasks by key: (found in the CRM, to create). A failed lookup leaves
-        them unknown for the next cycle: never re-create what might exist."""
+        """Settle ambiguous tasks by key: (found in the CRM, to create). What is neither found nor
+        old enough stays unknown for a later cycle: never re-create what might still appear."""
         try:
-            found = self._call(report, lambda: writer.find_tasks([w.key for w in tasks]))
+            found = self._call(report, lambda: writer.find_tasks([r.write.key for r in rows]))
         except (RetryableError, FatalError) as exc:
-            log.warning("%s: task key lookup failed, %d stay unknown: %s", writer.crm, len(tasks), exc)
-            report.outcomes[Outcome.UNKNOWN.value] += len(tasks)
+            log.warning("%s: task key lookup failed, %d stay unknown: %s", writer.crm, len(rows), exc)
+            report.outcomes[Outcome.UNKNOWN.value] += len(rows)
             return [], []
-        settled = [WriteResult(w.key, Outcome.SENT, crm_id=found[w.key]) for w in tasks if w.key in found]
-        return settled, [w for w in tasks if w.key not in found]
+        settled = [
+            WriteResult(r.write.key, Outcome.SENT, crm_id=found[r.write.key])
+            for r in rows
+            if r.write.key in found
+        ]
+        cutoff = self.clock() - self.ambiguous_grace
+        missing = [r for r in rows if r.write.key not in found]
+        resend = [r.write for r in missing if r.last_attempt_at is None or r.last_attempt_at <= cutoff]
+        report.outcomes[Outcome.UNKNOWN.value] += len(missing) - len(resend)
+        return settled, resend
 
     def _batch(
         self,

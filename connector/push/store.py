@@ -12,7 +12,14 @@ from datetime import datetime
 
 from connector.mirror.audit import OutboxRow
 from connector.mirror.db import Mirror
-from connector.mirror.outbox import OutboxStatus, mark_failed, mark_sent, mark_status, pending
+from connector.mirror.outbox import (
+    OutboxStatus,
+    attempts_for,
+    mark_failed,
+    mark_sent,
+    mark_status,
+    pending,
+)
 from connector.mirror.records import get_records
 from connector.model import Crm, Decision
 from connector.push.relay import Queued
@@ -44,12 +51,17 @@ class MirrorStore:
         self._now = now
 
     def queued(self, crm: Crm) -> list[Queued]:
+        """Due rows; an ambiguous one carries when it was last attempted (few rows, one query each)."""
+        out = []
         with self._mirror.reader() as s:
-            items = pending(s, crm, limit=_QUEUE_LIMIT, now=self._now)
-        return [
-            Queued(PlannedWrite.from_json(i.payload), ambiguous=i.status is OutboxStatus.UNKNOWN)
-            for i in items
-        ]
+            for item in pending(s, crm, limit=_QUEUE_LIMIT, now=self._now):
+                write = PlannedWrite.from_json(item.payload)
+                if item.status is OutboxStatus.UNKNOWN:
+                    tried = attempts_for(s, item.key)
+                    out.append(Queued(write, ambiguous=True, last_attempt_at=tried[-1].at if tried else None))
+                else:
+                    out.append(Queued(write))
+        return out
 
     def current(self, writes: Sequence[PlannedWrite]) -> dict[str, Mapping[str, str | None] | None]:
         """write key -> the target record's latest mirrored properties (None: not mirrored)."""

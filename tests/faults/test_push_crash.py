@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -93,15 +94,15 @@ def test_kill_9_then_restart_converges_with_no_duplicates(crms: Crms, crash_at: 
 
 
 def test_timeout_on_task_create_is_resolved_by_key_not_by_a_second_create(crms: Crms) -> None:
-    """The request stalls past the client timeout and HubSpot creates the tasks anyway."""
+    """The request stalls past the client timeout and HubSpot creates the task anyway, later."""
     crms.faults("hubspot", [{"path": "/tasks/batch/create", "stall_seconds": 1.0, "limit": 1}])
 
     first = crms.cycle(crms.clients(timeout=0.3))
 
-    assert first.count_outcome("unknown", Crm.HUBSPOT) >= 1
-    crms.admin("hubspot", "DELETE", "faults")
-    second = crms.cycle()
-    assert second.count_outcome("sent", Crm.HUBSPOT) >= 1
+    assert first.count_outcome("unknown", Crm.HUBSPOT) == 1
+    crms.cycle()  # at once: the stalled request may still be running, so nothing is re-created
+    time.sleep(1.0)  # the stalled request has certainly finished now
+    crms.cycle()
     creates = [c for c in crms.write_calls() if c["path"].endswith("/tasks/batch/create")]
-    assert len(creates) == 1  # only the stalled one: the second cycle found the task by its key
+    assert len(creates) == 1  # only the stalled one: a later cycle found the task by its key
     assert_converged(crms)
