@@ -1,0 +1,40 @@
+"""Client construction: missing credentials are ConfigErrors that name what to set, never a secret."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from connector.config import HubSpotSettings, SalesforceSettings, Secret
+from connector.crm.clients import HubSpotConnection, salesforce_login
+from connector.errors import ConfigError
+
+
+def test_hubspot_without_any_credential_names_the_variables() -> None:
+    with pytest.raises(ConfigError, match="HUBSPOT_ACCESS_TOKEN"):
+        HubSpotConnection(HubSpotSettings(base_url="http://127.0.0.1:9"))
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        SalesforceSettings(),
+        SalesforceSettings(username="u@example.com", password=Secret("hunter2")),  # no client id
+        SalesforceSettings(refresh_token=Secret("r-123")),  # no client id
+    ],
+)
+def test_salesforce_without_a_usable_grant_names_the_variables(settings: SalesforceSettings) -> None:
+    with pytest.raises(ConfigError, match="SALESFORCE_CLIENT_ID") as info:
+        salesforce_login(settings, requests.Session())
+    assert "hunter2" not in str(info.value)
+    assert "r-123" not in str(info.value)
+
+
+def test_hubspot_client_is_built_without_urllib3_retries() -> None:
+    conn = HubSpotConnection(
+        HubSpotSettings(base_url="http://127.0.0.1:9", access_token=Secret("pat-xyz-123"))
+    )
+    api = conn.api("crm.contacts.search_api")
+    assert api.api_client.configuration.retries is False
+    assert conn.api("crm.contacts.search_api") is api  # built once, pool reused
+    assert "pat-xyz-123" not in repr(vars(conn))
