@@ -13,10 +13,11 @@ Definitions (the reader's contract; tests compute each one by hand):
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -145,13 +146,48 @@ class Report:
 
 
 class _History:
-    """Stage entries by person, time-ordered, for the cohort look-ups."""
+    """Stage entries (before `until`) indexed by person and by stage, so each period is a few bisects."""
 
-    def __init__(self, entries: Iterable[StageEntry], until: datetime) -> None:
+    def __init__(self, facts: FunnelFacts, until: datetime) -> None:
+        ordered = sorted((e for e in facts.stage_entries if e.entered_at < until), key=lambda e: e.entered_at)
         self.by_person: dict[str, list[StageEntry]] = defaultdict(list)
-        for e in sorted(entries, key=lambda e: e.entered_at):
-            if e.entered_at < until:
-                self.by_person[e.person_id].append(e)
+        self.by_stage: dict[Stage, list[StageEntry]] = defaultdict(list)
+        for e in ordered:
+            self.by_person[e.person_id].append(e)
+            self.by_stage[e.stage].append(e)
+        self.contacts: dict[str, list[datetime]] = defaultdict(list)
+        for c in sorted(facts.first_contacts, key=lambda c: c.at):
+            if c.at < until:
+                self.contacts[c.person_id].append(c.at)
+        self._customer_times, self._customer_counts = self._customer_events()
+
+    def _customer_events(self) -> tuple[list[datetime], list[int]]:
+        """Running count of people whose latest stage is customer/evangelist, at each change."""
+        events: list[tuple[datetime, int]] = []
+        for entries in self.by_person.values():
+            inside = False
+            for e in entries:
+                now = e.stage in {Stage.CUSTOMER, Stage.EVANGELIST}
+                if now != inside:
+                    events.append((e.entered_at, 1 if now else -1))
+                    inside = now
+        events.sort(key=lambda ev: ev[0])
+        return [at for at, _ in events], list(itertools.accumulate(d for _, d in events))
+
+    def customers_at(self, at: datetime) -> int:
+        """Customers just before `at` (the churn rate's base)."""
+        i = bisect.bisect_left(self._customer_times, at)
+        return self._customer_counts[i - 1] if i else 0
+
+    def first_entries(self, stage: Stage, start: datetime, end: datetime) -> list[StageEntry]:
+        """Each person's first entry into `stage` within [start, end)."""
+        entries = self.by_stage[stage]
+        lo = bisect.bisect_left(entries, start, key=lambda e: e.entered_at)
+        hi = bisect.bisect_left(entries, end, key=lambda e: e.entered_at)
+        first: dict[str, StageEntry] = {}
+        for e in entries[lo:hi]:
+            first.setdefault(e.person_id, e)
+        return list(first.values())
 
     def reached(self, person: str, at: datetime, stage: Stage) -> bool:
         """Did the person enter `stage` or beyond on the ladder at or after `at`?"""
@@ -164,20 +200,14 @@ class _History:
                 return e.entered_at
         return None
 
-    def stage_before(self, person: str, at: datetime) -> Stage | None:
-        before = [e.stage for e in self.by_person[person] if e.entered_at < at]
-        return before[-1] if before else None
-
-
-def _first_entries(
-    entries: Iterable[StageEntry], stage: Stage, start: datetime, end: datetime
-) -> list[StageEntry]:
-    """Each person's first entry into `stage` within [start, end)."""
-    first: dict[str, StageEntry] = {}
-    for e in entries:
-        if e.stage == stage and start <= e.entered_at < end and e.person_id not in first:
-            first[e.person_id] = e
-    return list(first.values())
+    def speed_minutes(self, mqls: Sequence[StageEntry]) -> list[float | None]:
+        """Minutes from each MQL entry to the earliest contact at or after it (None: never contacted)."""
+        out: list[float | None] = []
+        for e in mqls:
+            times = self.contacts[e.person_id]
+            i = bisect.bisect_left(times, e.entered_at)
+            out.append((times[i] - e.entered_at).total_seconds() / 60 if i < len(times) else None)
+        return out
 
 
 def _cohort(hist: _History, cohort: Sequence[StageEntry], to: Stage) -> Rate:
@@ -188,22 +218,8 @@ def _median(values: Sequence[float]) -> float | None:
     return statistics.median(values) if values else None
 
 
-def _speed_minutes(facts: FunnelFacts, mqls: Sequence[StageEntry], until: datetime) -> list[float | None]:
-    contacts: dict[str, list[datetime]] = defaultdict(list)
-    for c in facts.first_contacts:
-        contacts[c.person_id].append(c.at)
-    out: list[float | None] = []
-    for e in mqls:
-        after = [at for at in contacts[e.person_id] if e.entered_at <= at < until]
-        out.append((min(after) - e.entered_at).total_seconds() / 60 if after else None)
-    return out
-
-
-def _row(
-    facts: FunnelFacts, hist: _History, label: str, *, start: datetime, end: datetime, until: datetime
-) -> PeriodRow:
-    ordered = sorted(facts.stage_entries, key=lambda e: e.entered_at)
-    cohorts = {s: _first_entries(ordered, s, start, end) for s in FUNNEL}
+def _row(facts: FunnelFacts, hist: _History, label: str, *, start: datetime, end: datetime) -> PeriodRow:
+    cohorts = {s: hist.first_entries(s, start, end) for s in FUNNEL}
     medians: dict[Stage, float | None] = {}
     for s, cohort in cohorts.items():
         stays = [
@@ -214,10 +230,10 @@ def _row(
         d for d in facts.deals if d.won is not None and d.closed_at is not None and start <= d.closed_at < end
     ]
     won = sum(1 for d in closed if d.won)
-    churned = len(_first_entries(ordered, Stage.CHURNED, start, end))
-    base = sum(1 for p in hist.by_person if hist.stage_before(p, start) in {Stage.CUSTOMER, Stage.EVANGELIST})
+    churned = len(hist.first_entries(Stage.CHURNED, start, end))
+    base = hist.customers_at(start)
     days = (end - start).total_seconds() / 86400
-    speeds = [m for m in _speed_minutes(facts, cohorts[Stage.MQL], until) if m is not None]
+    speeds = [m for m in hist.speed_minutes(cohorts[Stage.MQL]) if m is not None]
     return PeriodRow(
         label=label,
         start=start,
@@ -238,9 +254,9 @@ def _row(
     )
 
 
-def _speed(facts: FunnelFacts, window: Window) -> SpeedToLead:
-    mqls = _first_entries(sorted(facts.stage_entries, key=lambda e: e.entered_at), Stage.MQL, *window)
-    minutes = _speed_minutes(facts, mqls, window.until)
+def _speed(hist: _History, window: Window) -> SpeedToLead:
+    mqls = hist.first_entries(Stage.MQL, *window)
+    minutes = hist.speed_minutes(mqls)
     done = [m for m in minutes if m is not None]
     counts = dict.fromkeys([b for b, _ in SPEED_BINS] + [NOT_CONTACTED], 0)
     for m in minutes:
@@ -362,19 +378,16 @@ def bottleneck(row: PeriodRow, deal_size: float | None) -> Bottleneck | None:
 
 def build_report(facts: FunnelFacts, window: Window, period: Period, target: float | None = None) -> Report:
     """The whole report; deterministic for given facts and window."""
-    hist = _History(facts.stage_entries, window.until)
-    rows = tuple(
-        _row(facts, hist, label, start=s, end=e, until=window.until)
-        for label, s, e in periods_in(window, period)
-    )
-    totals = _row(facts, hist, "total", start=window.since, end=window.until, until=window.until)
+    hist = _History(facts, window.until)
+    rows = tuple(_row(facts, hist, label, start=s, end=e) for label, s, e in periods_in(window, period))
+    totals = _row(facts, hist, "total", start=window.since, end=window.until)
     fs = _field_sales(facts.deals, totals, window, target)
     return Report(
         window=window,
         period=period,
         periods=rows,
         totals=totals,
-        speed=_speed(facts, window),
+        speed=_speed(hist, window),
         recycles=_recycles(facts, hist, window),
         field_sales=fs,
         figures=figures_of(totals),
