@@ -38,6 +38,7 @@ SPEED_BINS: tuple[tuple[str, float | None], ...] = (
     ("> 3 days", None),
 )
 NOT_CONTACTED = "not contacted"
+RANK: dict[Stage, int] = {s: ladder_rank(s) for s in Stage}
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +161,11 @@ class _History:
             if c.at < until:
                 self.contacts[c.person_id].append(c.at)
         self._customer_times, self._customer_counts = self._customer_events()
+        # person -> (entry times, furthest ladder rank entered from that entry on): `reached` is one bisect
+        self._furthest: dict[str, tuple[list[datetime], list[int]]] = {}
+        for person, entries in self.by_person.items():
+            ranks = list(itertools.accumulate((RANK[e.stage] for e in reversed(entries)), max))[::-1]
+            self._furthest[person] = ([e.entered_at for e in entries], ranks)
 
     def _customer_events(self) -> tuple[list[datetime], list[int]]:
         """Running count of people whose latest stage is customer/evangelist, at each change."""
@@ -191,8 +197,9 @@ class _History:
 
     def reached(self, person: str, at: datetime, stage: Stage) -> bool:
         """Did the person enter `stage` or beyond on the ladder at or after `at`?"""
-        want = ladder_rank(stage)
-        return any(e.entered_at >= at and ladder_rank(e.stage) >= want for e in self.by_person[person])
+        times, best = self._furthest.get(person, ((), ()))
+        i = bisect.bisect_left(times, at)
+        return i < len(best) and best[i] >= RANK[stage]
 
     def next_after(self, entry: StageEntry) -> datetime | None:
         for e in self.by_person[entry.person_id]:
