@@ -2,25 +2,25 @@
 
 Each method is one mirror transaction, so every state the relay passes through is durable before
 the next network call: a batch is marked `unknown` (sent, answer not yet known) before the
-request and settled after it. The mirror's `mark_*` calls append the `write_attempts` rows.
+request and settled after it, each move with its `write_attempts` row.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 
+from sqlalchemy import bindparam, update
+from sqlalchemy.orm import Session
+
+from connector.mirror import tables as t
 from connector.mirror.audit import OutboxRow
 from connector.mirror.db import Mirror
-from connector.mirror.outbox import (
-    OutboxStatus,
-    attempts_for,
-    mark_failed,
-    mark_sent,
-    mark_status,
-    pending,
-)
+from connector.mirror.outbox import OutboxStatus, attempts_for, pending
 from connector.mirror.records import get_records
+from connector.mirror.scrub import scrub
+from connector.mirror.sqlutil import dumps, now_utc
 from connector.model import Crm, Decision
 from connector.push.relay import Queued
 from connector.push.writes import Outcome, PlannedWrite, WriteKind, WriteResult
@@ -78,18 +78,67 @@ class MirrorStore:
         return {w.key: found.get((w.crm, w.object_type, w.record_id or "")) for w in writes}
 
     def begin(self, writes: Sequence[PlannedWrite], operation: str) -> None:
+        note = f"{operation}: sent, no answer yet"
         with self._mirror.transaction() as s:
-            for w in writes:
-                mark_status(s, w.key, OutboxStatus.UNKNOWN, error=f"{operation}: sent, no answer yet")
+            _settle(s, [WriteResult(w.key, Outcome.UNKNOWN, error=note) for w in writes])
 
     def finish(self, results: Sequence[WriteResult], operation: str) -> None:
+        labelled = [replace(r, error=f"{operation}: {r.error}") if r.error else r for r in results]
         with self._mirror.transaction() as s:
-            for r in results:
-                error = f"{operation}: {r.error}" if r.error else None
-                if r.outcome is Outcome.SENT:
-                    mark_sent(s, r.key, crm_ids=[r.crm_id] if r.crm_id else [], http_status=r.status)
-                elif r.outcome in (Outcome.FAILED, Outcome.DEAD):
-                    retryable = r.outcome is Outcome.FAILED
-                    mark_failed(s, r.key, error or r.outcome.value, retryable=retryable, http_status=r.status)
-                else:
-                    mark_status(s, r.key, OutboxStatus(r.outcome.value), error=error, http_status=r.status)
+            _settle(s, labelled)
+
+
+_STATUS: Mapping[Outcome, OutboxStatus] = {o: OutboxStatus(o.value) for o in Outcome}
+
+
+def _settle(session: Session, results: Sequence[WriteResult]) -> None:
+    """Move many outbox rows and append their attempts in two executemany statements each.
+
+    The same effect as the mirror's per-key `mark_sent` / `mark_failed` / `mark_status` (status,
+    attempts + 1, scrubbed error, sent_at and crm_ids on success, one write_attempts row), batched:
+    per-key calls cost ~2.5 ms a row, which made the bookkeeping slower than the CRM calls.
+    """
+    if not results:
+        return
+    now = now_utc()
+    out = t.OUTBOX.c
+    rows = [
+        {
+            "b_key": r.key,
+            "b_status": _STATUS[r.outcome].value,
+            "b_http": r.status,
+            "b_error": scrub(r.error) if r.error else None,
+            "b_ids": dumps([r.crm_id] if r.crm_id else []),
+        }
+        for r in results
+    ]
+    common = {
+        "status": bindparam("b_status"),
+        "updated_at": now,
+        "last_http_status": bindparam("b_http"),
+        "last_error": bindparam("b_error"),
+        "next_attempt_at": None,
+        "attempts": out.attempts + 1,
+    }
+    sent = [r for r in rows if r["b_status"] == OutboxStatus.SENT.value]
+    other = [r for r in rows if r["b_status"] != OutboxStatus.SENT.value]
+    by_key = update(t.OUTBOX).where(out.key == bindparam("b_key"))
+    conn = session.connection()
+    if sent:
+        conn.execute(by_key.values(**common, sent_at=now, crm_ids=bindparam("b_ids")), sent)
+    if other:
+        conn.execute(by_key.values(**common), other)
+    conn.execute(
+        t.ATTEMPTS.insert(),
+        [
+            {
+                "key": r["b_key"],
+                "at": now,
+                "outcome": r["b_status"],
+                "http_status": r["b_http"],
+                "crm_ids": r["b_ids"],
+                "error": r["b_error"],
+            }
+            for r in rows
+        ],
+    )
