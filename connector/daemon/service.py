@@ -24,6 +24,7 @@ from connector.daemon.reload import MappingHolder
 from connector.daemon.scheduler import CycleFigures, Daemon
 from connector.jobs import Job, JobsFile
 from connector.model import Crm
+from connector.pull import readers_for
 from connector.rules.compiled import Mapping
 from connector.rules.loader import MappingError, load_mapping
 from connector.sync import Clients, CycleReport, run_cycle
@@ -39,9 +40,10 @@ def load_rules(paths: Sequence[Path]) -> Mapping:
 def figures_from(report: CycleReport, clients: Clients, before: MappingT[str, int]) -> CycleFigures:
     """A sync report in the daemon's metric shape; API calls as this cycle's delta."""
     quota: dict[str, float] = {}
-    if clients.salesforce is not None and clients.salesforce.api_usage is not None:
-        used, total = clients.salesforce.api_usage
-        quota[Crm.SALESFORCE.value] = total - used
+    for reader in readers_for(clients.hubspot, clients.salesforce):  # what each CRM last told us
+        q = reader.quota()
+        if q.used is not None and q.limit is not None:
+            quota[reader.crm.value] = q.limit - q.used
     return CycleFigures(
         records_pulled=report.records_pulled,
         decisions=dict(report.decisions),

@@ -116,6 +116,14 @@ def test_daemon_keeps_both_crms_on_the_rules_while_people_work(
         apply_activity(boxes, activity[round_no::3])
         done = daemon.wait_cycles(done + 1)
     daemon.wait_cycles(done + 3)  # the last work is pulled, judged, written, and read back
+    metrics = daemon.metrics()
+    assert metrics['revops_sync_records_pulled_total{stream="hubspot.contacts"}'] >= 300
+    assert metrics['revops_sync_writes_total{crm="hubspot",result="sent"}'] > 50
+    assert metrics['revops_sync_decisions_total{kind="transition",rule="customer-won-deal"}'] >= 1
+    assert metrics['revops_sync_api_calls_total{crm="salesforce"}'] > 0
+    assert 0 < metrics['revops_sync_api_quota_remaining{crm="salesforce"}'] < 15_000
+    assert metrics["revops_sync_last_success_timestamp_seconds"] > 0
+    assert metrics['revops_sync_cycle_duration_seconds{job="funnel"}'] > 0
     assert daemon.stop() == 0
     assert any("stopping on SIGTERM" in str(r["msg"]) for r in daemon.records())
 
