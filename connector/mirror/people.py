@@ -11,19 +11,17 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from connector.mirror import tables as t
 from connector.mirror.identity import DEAL_TYPES, email_person_id, normalise_email, survivors
 from connector.mirror.records import row_to_record
 from connector.mirror.sqlutil import chunks
-from connector.model import Person, SourceRecord, Stage, StageChange
+from connector.model import Crm, Person, SourceRecord, Stage, StageChange
 
 TASK_OP = "task_create"
 _CLOSED_TASK_STATUSES = ("dead", "superseded")
-
-_DEAL_FILTER = or_(*(and_(t.RECORDS.c.crm == c.value, t.RECORDS.c.object_type == o) for c, o in DEAL_TYPES))
 
 
 def resolve_person(session: Session, email_or_id: str) -> str | None:
@@ -109,38 +107,43 @@ def _as_seen(row: object) -> SourceRecord:
 
 
 def _deals(session: Session, pids: Sequence[str]) -> dict[str, list[SourceRecord]]:
-    """Deals linked to the people's records, whichever side declared the association."""
-    rec, ids, links = t.RECORDS.c, t.IDENTITIES.c, t.LINKS.c
-    deal_declares = (
-        select(t.RECORDS, ids.person_id.label("owner"))
-        .join(
-            t.LINKS,
-            and_(
-                links.crm == rec.crm, links.object_type == rec.object_type, links.record_id == rec.record_id
-            ),
-        )
-        .join(
-            t.IDENTITIES,
-            and_(ids.crm == links.crm, ids.object_type == links.to_type, ids.record_id == links.to_id),
-        )
-    )
-    person_declares = (
-        select(t.RECORDS, ids.person_id.label("owner"))
-        .join(
-            t.LINKS,
-            and_(links.crm == rec.crm, links.to_type == rec.object_type, links.to_id == rec.record_id),
-        )
-        .join(
-            t.IDENTITIES,
-            and_(
-                ids.crm == links.crm, ids.object_type == links.object_type, ids.record_id == links.record_id
-            ),
-        )
-    )
+    """Deals linked to the people's records, whichever side declared the association.
+
+    Keyed lookups only (identities by person, links by either end's index, deals by primary key):
+    a join filtered on the person ids let SQLite scan every record per batch, quadratic overall.
+    """
+    conn = session.connection()
+    ids, links = t.IDENTITIES.c, t.LINKS.c
+    owners: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)  # (crm, type) -> id -> person
+    for part in chunks(pids):
+        stmt = select(ids.crm, ids.object_type, ids.record_id, ids.person_id).where(ids.person_id.in_(part))
+        for crm, object_type, record_id, owner in conn.execute(stmt):
+            owners[(crm, object_type)][record_id] = owner
+    wanted: dict[tuple[str, str], dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for (crm, object_type), members in owners.items():
+        for part in chunks(list(members)):
+            deal_declares = select(links.object_type, links.record_id, links.to_id).where(
+                links.crm == crm, links.to_type == object_type, links.to_id.in_(part)
+            )
+            for deal_type, deal_id, member in conn.execute(deal_declares):
+                if (Crm(crm), deal_type) in DEAL_TYPES:
+                    wanted[(crm, deal_type)][deal_id].add(members[member])
+            person_declares = select(links.record_id, links.to_type, links.to_id).where(
+                links.crm == crm, links.object_type == object_type, links.record_id.in_(part)
+            )
+            for member, deal_type, deal_id in conn.execute(person_declares):
+                if (Crm(crm), deal_type) in DEAL_TYPES:
+                    wanted[(crm, deal_type)][deal_id].add(members[member])
     found: dict[str, dict[tuple[str, str, str], SourceRecord]] = defaultdict(dict)
-    for stmt in (deal_declares, person_declares):
-        for row in session.connection().execute(stmt.where(ids.person_id.in_(pids), _DEAL_FILTER)):
-            found[row.owner][(row.crm, row.object_type, row.record_id)] = _as_seen(row)
+    rec = t.RECORDS.c
+    for (crm, deal_type), deals in wanted.items():
+        for part in chunks(list(deals)):
+            stmt = select(t.RECORDS).where(
+                rec.crm == crm, rec.object_type == deal_type, rec.record_id.in_(part)
+            )
+            for row in conn.execute(stmt):
+                for owner in deals[row.record_id]:
+                    found[owner][(row.crm, row.object_type, row.record_id)] = _as_seen(row)
     return {pid: [deals[k] for k in sorted(deals)] for pid, deals in found.items()}
 
 

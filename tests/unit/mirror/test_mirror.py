@@ -246,12 +246,16 @@ def test_outbox_state_transitions(mirror: Mirror) -> None:
 
 
 def test_load_people_assembles_records_deals_stage_and_tasks(mirror: Mirror) -> None:
-    deal = SourceRecord(Crm.HUBSPOT, "deals", "d1", {"dealstage": "x"}, T0, associations={"contacts": ("1",)})
+    shared = {"contacts": ("1", "9")}
+    deal = SourceRecord(Crm.HUBSPOT, "deals", "d1", {"dealstage": "x"}, T0, associations=shared)
     opp = SourceRecord(Crm.SALESFORCE, "Opportunity", "006A", {"ContactId": "003A"}, T0)
+    converted = SourceRecord(Crm.SALESFORCE, "Opportunity", "006B", {"StageName": "x"}, T0)
+    lead = sf("Lead", "00QA", "a@x.io", ConvertedOpportunityId="006B")  # the person side declares it
     other = SourceRecord(
         Crm.HUBSPOT, "deals", "d2", {"dealstage": "x"}, T0, associations={"contacts": ("9",)}
     )
-    page(mirror, deal, opp, other, hs("1", "A@x.io"), sf("Contact", "003A", "a@x.io"), hs("9", "z@x.io"))
+    page(mirror, deal, opp, converted, lead, other, hs("1", "A@x.io"), sf("Contact", "003A", "a@x.io"))
+    page(mirror, hs("9", "z@x.io"))
     pid = person_of(mirror, "a@x.io")
     assert pid
     task = TaskDecision(
@@ -275,8 +279,15 @@ def test_load_people_assembles_records_deals_stage_and_tasks(mirror: Mirror) -> 
     with mirror.reader() as s:
         (person,) = list(load_people(s, [pid]))
     assert person.email == "a@x.io"
-    assert {(r.crm, r.record_id) for r in person.records} == {(Crm.HUBSPOT, "1"), (Crm.SALESFORCE, "003A")}
-    assert {d.record_id for d in person.deals} == {"d1", "006A"}
+    assert {(r.crm, r.record_id) for r in person.records} == {
+        (Crm.HUBSPOT, "1"),
+        (Crm.SALESFORCE, "003A"),
+        (Crm.SALESFORCE, "00QA"),
+    }
+    assert [d.record_id for d in person.deals] == ["d1", "006A", "006B"]
+    with mirror.reader() as s:
+        (other_person,) = list(load_people(s, [person_of(mirror, "z@x.io") or ""]))
+    assert [d.record_id for d in other_person.deals] == ["d1", "d2"]  # a deal shared by two people
     assert person.stage is Stage.SQL
     assert person.open_tasks == ("task-1",)
 
