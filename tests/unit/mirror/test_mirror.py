@@ -6,7 +6,7 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 
 from connector.mirror import (
     CursorUpdate,
@@ -54,7 +54,7 @@ def page(mirror: Mirror, *records: SourceRecord, cursor: CursorUpdate | None = N
     return r.inserted, r.changed, r.unchanged
 
 
-def count(mirror: Mirror, table: t.Table) -> int:
+def count(mirror: Mirror, table: Table) -> int:
     with mirror.reader() as s:
         return int(s.execute(select(func.count()).select_from(table)).scalar_one())
 
