@@ -132,15 +132,15 @@ def sync(
     from connector import mirror as m  # noqa: PLC0415
     from connector.daemon.lease import Lease  # noqa: PLC0415
     from connector.daemon.progress import run_with_progress  # noqa: PLC0415
-    from connector.sync import Clients  # noqa: PLC0415
+    from connector.daemon.service import configured_clients  # noqa: PLC0415
 
     settings = _settings(env_file, log_level=log_level)
-    with _exits(), Lease(settings.database_url, wait=wait):
+    with _exits():
+        clients = configured_clients(settings)  # setup mistakes surface before anything is touched
         rules_now = _mapping(settings, mapping)
-        mirror = m.open_mirror(settings.database_url)
-        report = run_with_progress(
-            console, Clients.from_settings(settings), mirror, rules_now, streams=stream, push=push
-        )
+        with Lease(settings.database_url, wait=wait):
+            mirror = m.open_mirror(settings.database_url)
+            report = run_with_progress(console, clients, mirror, rules_now, streams=stream, push=push)
         print_cycle(report, title="sync")
 
 

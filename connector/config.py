@@ -7,9 +7,17 @@ exception message cannot leak it.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+_SECRET_WATCHERS: list[Callable[[str], None]] = []
+
+
+def watch_secrets(callback: Callable[[str], None]) -> None:
+    """Call `callback(value)` for every Secret created from now on (the log redaction registers here,
+    so tokens minted at runtime — OAuth refreshes, Salesforce sessions — are scrubbed too)."""
+    _SECRET_WATCHERS.append(callback)
 
 
 class Secret:
@@ -19,6 +27,8 @@ class Secret:
 
     def __init__(self, value: str) -> None:
         self._value = value
+        for callback in _SECRET_WATCHERS:
+            callback(value)
 
     def reveal(self) -> str:
         return self._value

@@ -18,7 +18,7 @@ from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from connector.config import Secret, Settings
+from connector.config import Secret, Settings, watch_secrets
 
 REDACTED = "***"
 
@@ -43,6 +43,9 @@ def register_secret(value: str | Secret | None) -> None:
     if raw and len(raw) >= _MIN_SECRET_LEN:
         with _registry_lock:
             _secrets.add(raw)
+
+
+watch_secrets(register_secret)  # every Secret built after this import is scrubbed from logs
 
 
 def register_settings(settings: Settings) -> None:

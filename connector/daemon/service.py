@@ -22,6 +22,7 @@ from connector.daemon.lease import Lease
 from connector.daemon.progress import job_pull
 from connector.daemon.reload import MappingHolder
 from connector.daemon.scheduler import CycleFigures, Daemon
+from connector.errors import ConfigError
 from connector.jobs import Job, JobsFile
 from connector.model import Crm
 from connector.pull import readers_for
@@ -53,6 +54,16 @@ def figures_from(report: CycleReport, clients: Clients, before: MappingT[str, in
         quota_remaining=quota,
         mapping_version=report.mapping_version,
     )
+
+
+def configured_clients(settings: Settings) -> Clients:
+    """Connections for every configured CRM; none at all is a setup mistake, not an idle daemon."""
+    clients = Clients.from_settings(settings)
+    if clients.hubspot is None and clients.salesforce is None:
+        raise ConfigError(
+            "no CRM configured: set HUBSPOT_ACCESS_TOKEN and/or SALESFORCE_CLIENT_ID (or pass --env-file)"
+        )
+    return clients
 
 
 def for_job(clients: Clients, job: Job) -> Clients:
@@ -109,6 +120,7 @@ def serve(
     max_cycles: int | None = None,
 ) -> int:
     """Run the daemon until SIGTERM/SIGINT (or `max_cycles`); returns the process exit code."""
+    clients = configured_clients(settings)  # a setup mistake exits before the lease or the mirror
     lease = Lease(settings.database_url, wait=wait)
     if wait:
         log.info("waiting for the lease on %s", lease.path)
@@ -118,10 +130,13 @@ def serve(
     metrics = Metrics()
     shortest = min((j.interval.total_seconds() for j in jobs.jobs if j.interval), default=3600.0)
     health = Health(stale_after=max(300.0, shortest * 3))
-    runner = CycleRunner(mirror, Clients.from_settings(settings), metrics, base)
+    runner = CycleRunner(mirror, clients, metrics, base)
     for job in jobs.jobs:  # refuse to start on a bad mapping: there is no last good one yet
         health.mapping_version = runner.holder(job).current().version
-    server = HealthServer(metrics, health, host=health_host, port=health_port).start()
+    try:
+        server = HealthServer(metrics, health, host=health_host, port=health_port).start()
+    except OSError as exc:
+        raise ConfigError(f"cannot serve /healthz on {health_host}:{health_port}: {exc.strerror}") from None
     log.info("health on %s/healthz, metrics on %s/metrics", server.url, server.url)
     try:
         Daemon(jobs, runner, metrics=metrics, health=health).run_forever(max_cycles=max_cycles)

@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from connector.config import Settings
+from connector.config import Secret, Settings
 from connector.logs import redact, register_settings, setup_logging
 
 TOKEN = "pat-na1-5f2c9a1e-0d7b-4c1e-9a3b-token-under-test"
@@ -72,3 +72,9 @@ def test_secrets_are_scrubbed_from_tracebacks_and_extras(captured: io.StringIO) 
 )
 def test_redact_shapes(text: str, expected: str) -> None:
     assert redact(text) == expected
+
+
+def test_a_token_minted_at_runtime_is_scrubbed(captured: io.StringIO) -> None:
+    minted = Secret("00D5g000004Cafe!AQ0AQruntimeSessionToken")  # e.g. a Salesforce session from OAuth
+    logging.getLogger("connector.test").warning("session %s expired", minted.reveal())
+    assert minted.reveal() not in captured.getvalue()
