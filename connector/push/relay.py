@@ -44,6 +44,7 @@ class Writer(Protocol):
     crm: Crm
     stage_batch: int
     task_batch: int
+    idempotent_tasks: bool  # a task resend cannot duplicate (upsert on a key): no lookup needed
 
     @property
     def daily(self) -> tuple[int, int] | None: ...
@@ -120,7 +121,7 @@ class Relay:
         for row in queued:
             write = row.write
             if write.kind is WriteKind.TASK:
-                if row.ambiguous:
+                if row.ambiguous and not writer.idempotent_tasks:
                     ambiguous_tasks.append(row)
                 else:
                     sends.append(write)
