@@ -8,11 +8,11 @@ cycle's check if the write is still queued, and otherwise the write is the newer
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from connector.push.writes import PlannedWrite, WriteKind
+from connector.push.writes import Outcome, PlannedWrite, WriteKind, WriteResult
 
 
 class Verdict(StrEnum):
@@ -54,3 +54,24 @@ def judge(write: PlannedWrite, current: Mapping[str, str | None] | None) -> Judg
 def is_echo(write: PlannedWrite, pulled: Mapping[str, str | None]) -> bool:
     """True when a pulled record shows exactly what `write` set: our own write coming back."""
     return write.kind is WriteKind.STAGE and all(pulled.get(f) == v for f, v in write.properties.items())
+
+
+def supersede(writes: Sequence[PlannedWrite]) -> tuple[list[PlannedWrite], list[WriteResult]]:
+    """Keep the newest queued stage write per record (input is oldest first); older ones are
+    superseded: the newer one was planned against the same record and carries every field that
+    still differs from the newer stage. Also keeps one record out of a batch twice, which HubSpot
+    refuses as duplicate ids."""
+    newest: dict[tuple[str, str, str | None], PlannedWrite] = {}
+    for write in writes:
+        if write.kind is WriteKind.STAGE:
+            newest[(write.crm.value, write.object_type, write.record_id)] = write
+    kept, dropped = [], []
+    for write in writes:
+        target = (write.crm.value, write.object_type, write.record_id)
+        if write.kind is WriteKind.STAGE and newest[target] is not write:
+            dropped.append(
+                WriteResult(write.key, Outcome.SUPERSEDED, error=f"superseded by {newest[target].key}")
+            )
+        else:
+            kept.append(write)
+    return kept, dropped

@@ -23,7 +23,7 @@ from typing import Protocol, TypeVar
 
 from connector.errors import FatalError, QuotaExhausted, RetryableError
 from connector.model import Crm
-from connector.push.conflicts import Verdict, judge
+from connector.push.conflicts import Verdict, judge, supersede
 from connector.push.crash import crash_point
 from connector.push.writes import Outcome, PlannedWrite, WriteKind, WriteResult
 
@@ -114,9 +114,11 @@ class Relay:
 
     def _drain(self, writer: Writer, report: CrmReport) -> None:
         sends: list[PlannedWrite] = []
-        settled: list[WriteResult] = []
         ambiguous_tasks: list[Queued] = []
         queued = self.store.queued(writer.crm)
+        kept, settled = supersede([q.write for q in queued])
+        live = {w.key for w in kept}
+        queued = [q for q in queued if q.write.key in live]
         current = self.store.current([q.write for q in queued if q.write.kind is WriteKind.STAGE])
         for row in queued:
             write = row.write

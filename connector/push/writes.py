@@ -29,6 +29,7 @@ class Outcome(StrEnum):
     DEAD = "dead"  # permanent (validation, deleted record): dead-lettered with the CRM's message
     CONFLICT = "conflict"  # a person changed the field since the decision: not sent
     UNKNOWN = "unknown"  # sent but the answer was lost: resolve before resending
+    SUPERSEDED = "superseded"  # a newer queued write to the same record replaces it
 
 
 @dataclass(frozen=True, slots=True)

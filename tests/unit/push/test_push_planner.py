@@ -17,9 +17,9 @@ from connector.model import (
     TargetRef,
     TaskDecision,
 )
-from connector.push.conflicts import Verdict, judge
+from connector.push.conflicts import Verdict, judge, supersede
 from connector.push.planner import Planner
-from connector.push.writes import PlannedWrite, WriteKind
+from connector.push.writes import Outcome, PlannedWrite, WriteKind
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 HS_LIFECYCLE = {
@@ -185,3 +185,16 @@ def test_judge_accepts_our_own_half_done_clear() -> None:
         if w.crm is Crm.HUBSPOT
     ]
     assert judge(hs, {"lifecyclestage": ""}).verdict is Verdict.SEND
+
+
+def test_a_newer_queued_write_to_the_same_record_supersedes_the_older() -> None:
+    planner = Planner(values)
+    old = planner.plan([move(Stage.MQL)], {"p1": person()})
+    new = planner.plan([move(Stage.SQL, Stage.MQL)], {"p1": person()})
+    tasks = planner.plan([task()], {"p1": person()})
+    renewed = {w.record_id for w in new}
+    assert renewed == {"101"}  # the SQL value map exists for HubSpot only
+    kept, dropped = supersede([*old, *tasks, *new])
+    assert kept == [w for w in old if w.record_id not in renewed] + [*tasks, *new]
+    assert [r.key for r in dropped] == [w.key for w in old if w.record_id in renewed]
+    assert all(r.outcome is Outcome.SUPERSEDED for r in dropped)
