@@ -39,7 +39,11 @@ Wait = Annotated[bool, typer.Option("--wait", help="queue behind a running daemo
 def _settings(env_file: Path, *, log_json: bool = False, log_level: str = "INFO") -> Settings:
     from connector.logs import register_settings, setup_logging  # noqa: PLC0415
 
-    settings = Settings.from_env(env_file=env_file)
+    try:
+        settings = Settings.from_env(env_file=env_file)
+    except (ValueError, OSError) as exc:  # a malformed .env line, an unreadable *_FILE secret
+        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
     register_settings(settings)
     setup_logging(level=log_level, json_lines=log_json or settings.log_json)
     return settings

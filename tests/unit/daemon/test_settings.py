@@ -1,0 +1,54 @@
+"""Settings come from the environment, a .env file and *_FILE secret files, in that order of weight."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from connector.config import Secret, Settings
+
+
+def test_environment_wins_over_the_env_file(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text(
+        "# comment\nexport REVOPS_DATABASE_URL='sqlite:///from-file.db'\nREVOPS_JOBS=jobs/file.yaml\n\n"
+    )
+    settings = Settings.from_env({"REVOPS_JOBS": "jobs/env.yaml"}, env_file=env_file)
+    assert settings.database_url == "sqlite:///from-file.db"
+    assert settings.jobs == "jobs/env.yaml"
+
+
+@pytest.mark.parametrize(
+    ("variable", "read"),
+    [
+        ("HUBSPOT_ACCESS_TOKEN", lambda s: s.hubspot.access_token),
+        ("HUBSPOT_REFRESH_TOKEN", lambda s: s.hubspot.refresh_token),
+        ("HUBSPOT_CLIENT_SECRET", lambda s: s.hubspot.client_secret),
+        ("SALESFORCE_CLIENT_SECRET", lambda s: s.salesforce.client_secret),
+        ("SALESFORCE_REFRESH_TOKEN", lambda s: s.salesforce.refresh_token),
+        ("SALESFORCE_PASSWORD", lambda s: s.salesforce.password),
+        ("SALESFORCE_SECURITY_TOKEN", lambda s: s.salesforce.security_token),
+    ],
+)
+def test_every_credential_can_come_from_a_secret_file(tmp_path: Path, variable: str, read: object) -> None:
+    secret_file = tmp_path / "secret"
+    secret_file.write_text("s3cr3t-value-from-a-mounted-file\n")
+    settings = Settings.from_env({f"{variable}_FILE": str(secret_file)})
+    value = read(settings)  # type: ignore[operator]
+    assert isinstance(value, Secret)
+    assert value.reveal() == "s3cr3t-value-from-a-mounted-file"
+    assert "s3cr3t" not in repr(settings)  # a stray log of the settings shows no credential
+
+
+def test_lists_and_flags(tmp_path: Path) -> None:
+    settings = Settings.from_env({"REVOPS_MAPPINGS": "a.yaml,b.yaml", "REVOPS_LOG_JSON": "true"})
+    assert settings.mappings == ("a.yaml", "b.yaml")
+    assert settings.log_json
+
+
+def test_a_malformed_env_file_names_its_line(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("GOOD=1\nthis is not a pair\n")
+    with pytest.raises(ValueError, match=rf"{env_file}:2: expected KEY=VALUE"):
+        Settings.from_env({}, env_file=env_file)
