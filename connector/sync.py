@@ -24,7 +24,6 @@ from pathlib import Path
 
 from connector.config import Settings
 from connector.crm.clients import HubSpotConnection, SalesforceConnection
-from connector.errors import ConnectorError
 from connector.mirror.audit import save_decisions
 from connector.mirror.db import Mirror, open_mirror
 from connector.mirror.people import load_people
@@ -191,8 +190,11 @@ def run_cycle(
             relay = Relay(MirrorStore(mirror), clients.writers(), quota_share=quota_share)
             report.relay = relay.drain()
         return _finish(mirror, report, clients, "partial" if report.stopped else "ok")
-    except (ConnectorError, OSError) as exc:
-        _finish(mirror, report, clients, "failed", error=f"{type(exc).__name__}: {exc}")
+    except Exception as exc:
+        try:  # record why the run failed; never let the bookkeeping hide the cause
+            _finish(mirror, report, clients, "failed", error=f"{type(exc).__name__}: {exc}")
+        except Exception:
+            log.exception("could not record the failed run %s", run_id)
         raise
 
 
