@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from connector.cli import app
@@ -116,27 +117,38 @@ def test_human_edit_made_while_the_write_was_queued_wins(crms: Crms) -> None:
     assert human in error
 
 
-def test_per_record_failures_are_dead_lettered_and_only_they_are_retried(crms: Crms) -> None:
+def remove(crms: Crms, write: PlannedWrite) -> None:
+    """Someone deletes the record in the CRM after our pull (HubSpot archives, Salesforce deletes)."""
+    if write.crm is Crm.HUBSPOT:
+        archive = {"action": "archive", "type": "contacts", "id": write.record_id}
+        crms.admin("hubspot", "POST", "activity", [archive])
+    else:
+        getattr(crms.salesforce.client(), write.object_type).delete(write.record_id)
+
+
+@pytest.mark.parametrize(
+    ("crm", "code"), [(Crm.HUBSPOT, "OBJECT_NOT_FOUND"), (Crm.SALESFORCE, "ENTITY_IS_DELETED")]
+)
+def test_per_record_failures_are_dead_lettered_and_only_they_are_retried(
+    crms: Crms, crm: Crm, code: str
+) -> None:
     queued = crms.cycle(push=False)
-    hs = [w for w in queued.planned if w.crm is Crm.HUBSPOT and w.kind is WriteKind.STAGE]
-    gone = hs[1]
-    assert gone.record_id is not None
-    crms.admin(
-        "hubspot", "POST", "activity", [{"action": "archive", "type": "contacts", "id": gone.record_id}]
-    )
+    writes = [w for w in queued.planned if w.crm is crm and w.kind is WriteKind.STAGE]
+    gone = writes[1]
+    remove(crms, gone)
     crms.clear_ledgers()
 
     report = crms.cycle(pull=False)  # the mirror does not know: the CRM answers per record
 
-    assert report.count_outcome("dead") >= 1
+    assert report.count_outcome("dead", crm) >= 1
     mirror = crms.mirror()
     with mirror.reader() as s:
-        dead = {d.key: d for d in dead_letters(s, Crm.HUBSPOT)}
+        dead = {d.key: d for d in dead_letters(s, crm)}
     assert gone.key in dead
-    assert "OBJECT_NOT_FOUND" in (dead[gone.key].last_error or "")
-    assert_in_crm(crms, [w for w in hs if w.key != gone.key and not w.clear_first])
+    assert code in (dead[gone.key].last_error or "")
+    assert_in_crm(crms, [w for w in writes if w.key not in dead and not w.clear_first])
 
-    shown = CliRunner().invoke(app, ["errors", "--db", f"sqlite:///{crms.db}", "--crm", "hubspot"])
+    shown = CliRunner().invoke(app, ["errors", "--db", f"sqlite:///{crms.db}", "--crm", crm.value])
     assert shown.exit_code == 0
     assert gone.key in shown.output
     retried = CliRunner().invoke(app, ["retry", gone.key, "--db", f"sqlite:///{crms.db}"])
@@ -146,10 +158,10 @@ def test_per_record_failures_are_dead_lettered_and_only_they_are_retried(crms: C
 
     crms.cycle(pull=False)
 
-    resent = [c for c in crms.write_calls() if c["crm"] == "hubspot"]
+    resent = [c for c in crms.write_calls() if c["crm"] == crm.value]
     assert [c["records_in"] for c in resent] == [1]  # only the re-queued record is sent again
     with mirror.reader() as s:
-        assert len(dead_letters(s, Crm.HUBSPOT)) == len(dead)
+        assert len(dead_letters(s, crm)) == len(dead)
         assert requeue(s, ["no-such-key"]) == 0
     mirror.close()
 
