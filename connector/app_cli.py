@@ -96,7 +96,7 @@ def serve(
 
     Example: revops-sync serve --jobs jobs/default.yaml --health-port 9464 --log-json
     """
-    from connector.daemon.service import load_rules, serve  # noqa: PLC0415
+    from connector.daemon.service import load_rules, serve, unpulled_fields  # noqa: PLC0415
     from connector.jobs import load_jobs  # noqa: PLC0415
 
     settings = _settings(env_file, log_json=log_json, log_level=log_level)
@@ -106,6 +106,10 @@ def serve(
             for job in jobs_file.jobs:
                 mapping = load_rules([Path(p) for p in job.mappings])
                 console.print(f"ok: job {job.id} ({job.every or job.cron}) mapping {mapping.version}")
+                for gap in unpulled_fields(mapping, job.streams):
+                    console.print(
+                        f"[yellow]warning:[/yellow] job {job.id} reads {gap}, which no stream pulls"
+                    )
             return
         serve(
             settings,

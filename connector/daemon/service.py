@@ -17,6 +17,7 @@ from pathlib import Path
 
 from connector import mirror as m
 from connector.config import Settings
+from connector.crm.streams import get_stream
 from connector.daemon.health import Health, HealthServer, Metrics
 from connector.daemon.lease import Lease
 from connector.daemon.progress import job_pull
@@ -54,6 +55,23 @@ def figures_from(report: CycleReport, clients: Clients, before: MappingT[str, in
         quota_remaining=quota,
         mapping_version=report.mapping_version,
     )
+
+
+def unpulled_fields(mapping: Mapping, streams: Sequence[str]) -> list[str]:
+    """Mapping fields a job reads that none of its streams pull: such a rule can never fire.
+
+    Checked at start-up and by `serve --check` (a warning, not a refusal: the field may be
+    deliberately absent from one CRM), so a gap between the mapping and the streams table is
+    visible before anyone wonders why churn never happens.
+    """
+    pulled = {(s.crm, s.object): {*s.properties, *s.optional} for s in map(get_stream, streams)}
+    return [
+        f"{name}: {crm.value} {obj}.{prop}"
+        for name, spec in sorted(mapping.model.fields.items())
+        for crm, objects in spec.sources.items()
+        for obj, prop in objects.items()
+        if (crm, obj) in pulled and prop not in pulled[(crm, obj)]
+    ]
 
 
 def configured_clients(settings: Settings) -> Clients:
@@ -132,7 +150,10 @@ def serve(
     health = Health(stale_after=max(300.0, shortest * 3))
     runner = CycleRunner(mirror, clients, metrics, base)
     for job in jobs.jobs:  # refuse to start on a bad mapping: there is no last good one yet
-        health.mapping_version = runner.holder(job).current().version
+        mapping = runner.holder(job).current()
+        health.mapping_version = mapping.version
+        for gap in unpulled_fields(mapping, job.streams):
+            log.warning("job %s: the mapping reads %s, which no stream of the job pulls", job.id, gap)
     try:
         server = HealthServer(metrics, health, host=health_host, port=health_port).start()
     except OSError as exc:

@@ -6,7 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from connector.crm.streams import get_stream
+from connector.daemon.service import unpulled_fields
 from connector.jobs import JobsError, load_jobs, parse_interval
+from connector.rules.loader import DEFAULT_MAPPING, load_mapping
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -69,3 +72,12 @@ def test_all_problems_reported_at_once(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("text", "seconds"), [("30s", 30), ("5m", 300), ("2h", 7200), ("1d", 86400)])
 def test_parse_interval(text: str, seconds: int) -> None:
     assert parse_interval(text).total_seconds() == seconds
+
+
+@pytest.mark.parametrize("stream", ["hubspot.contacts", "salesforce.leads"])
+def test_mapping_fields_no_stream_pulls_are_named(stream: str) -> None:
+    spec = get_stream(stream)
+    gaps = unpulled_fields(load_mapping(DEFAULT_MAPPING), [stream])
+    assert all(f" {spec.crm.value} {spec.object}." in gap for gap in gaps)
+    assert not any(gap.endswith(f".{prop}") for gap in gaps for prop in spec.properties)
+    assert unpulled_fields(load_mapping(DEFAULT_MAPPING), []) == []
