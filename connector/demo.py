@@ -33,7 +33,7 @@ LABELS = {
     "is_accepts": "Inside Sales accepted (Salesforce)",
     "deal_won": "deal won",
     "deal_lost": "deal lost (HubSpot)",
-    "churn": "customer churned (HubSpot)",
+    "churn": "customer churned (recorded by CS)",
     "new_lead": "new lead filled a form (HubSpot)",
 }
 

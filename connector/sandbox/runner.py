@@ -156,9 +156,13 @@ def plan_activity(boxes: Sandboxes, rng: random.Random, per_kind: int = 3) -> li
     for d in _pick(rng, open_sf, per_kind, both):
         person = next((p for p in w.people if p.key == d.person_key), None)
         out.append(Activity("deal_won", Crm.SALESFORCE, d.key, person.email if person else None, d.name))
-    customers = (p for p in ok if p.in_hubspot and p.lifecyclestage == "customer" and p.key in hs_ids)
+    customers = (
+        p
+        for p in ok
+        if p.in_hubspot and p.lifecyclestage == "customer" and p.sf_object == "Contact" and p.key in hs_ids
+    )
     for p in _pick(rng, customers, per_kind, both):
-        out.append(Activity("churn", Crm.HUBSPOT, p.key, p.email, "churn_date set by Customer Success"))
+        out.append(Activity("churn", Crm.HUBSPOT, p.key, p.email, "Customer Success recorded a churn"))
     for i in range(per_kind):
         email = f"new.lead.{rng.randrange(10**6)}.{i}@newco-{i}.example"
         out.append(Activity("new_lead", Crm.HUBSPOT, None, email, "form fill, score 75, VP Marketing"))
@@ -185,9 +189,12 @@ def _actions(boxes: Sandboxes, activity: list[Activity], now: datetime) -> dict[
             hs = {"action": "win" if a.what == "deal_won" else "lose", "id": hs_ids[a.key or ""]}
         elif a.what == "deal_won":
             sf = {"action": "win_opportunity", "id": sf_ids[a.key or ""]}
-        elif a.what == "churn":
+        elif a.what == "churn":  # Customer Success records it in both CRMs
             hs = {"action": "edit", "type": "contacts", "id": hs_ids[a.key or ""]}
             hs["properties"] = {"churn_date": churn_day}
+            if a.key in sf_ids:
+                fields = {"Lifecycle_Stage__c": "Churned"}
+                sf = {"action": "edit", "type": "Contact", "id": sf_ids[a.key or ""], "fields": fields}
         elif a.what == "new_lead":
             props = {
                 "email": a.email or "",

@@ -138,7 +138,7 @@ def test_daemon_keeps_both_crms_on_the_rules_while_people_work(
     contacts = {
         str(c["properties"].get("email") or "").lower(): c["properties"] for c in _hubspot(boxes, "contacts")
     }
-    expected = {"score_up": "marketingqualifiedlead", "new_lead": "marketingqualifiedlead"}
+    expected = {"score_up": "marketingqualifiedlead", "new_lead": "marketingqualifiedlead", "churn": "other"}
     for a in activity:
         if a.what in expected and a.email:
             assert contacts[a.email.lower()]["lifecyclestage"] == expected[a.what], a
