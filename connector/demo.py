@@ -17,11 +17,10 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
-from simple_salesforce.format import format_soql
 
 from connector import mirror as m
 from connector.crm.clients import SalesforceConnection
-from connector.model import Crm
+from connector.model import Crm, Stage
 from connector.push.writes import WriteKind
 from connector.report import write_html
 from connector.rules.loader import DEFAULT_MAPPING, load_mapping
@@ -46,27 +45,29 @@ class Snapshot:
     salesforce: dict[str, str] = field(default_factory=dict)  # Lifecycle_Stage__c or Lead.Status
 
 
-def snapshot(boxes: Sandboxes, emails: set[str]) -> Snapshot:
-    """Read both CRMs for these emails: HubSpot from the sandbox's state dump, Salesforce by SOQL."""
+def snapshot(boxes: Sandboxes) -> Snapshot:
+    """Read every person's stage from both CRMs: HubSpot's state dump, Salesforce through SOQL."""
     snap = Snapshot()
-    wanted = {e.lower() for e in emails}
     with boxes.admin(Crm.HUBSPOT) as client:
         for rec in client.get("/__sandbox/state/contacts").raise_for_status().json()["results"]:
             props = rec.get("properties", {})
-            email = (props.get("email") or "").lower()
-            if email in wanted:
-                snap.hubspot[email] = props.get("lifecyclestage") or "-"
+            snap.hubspot[(props.get("email") or "").lower()] = props.get("lifecyclestage") or "-"
     conn = SalesforceConnection(boxes.settings().salesforce)
-    for sobject, fields in (("Lead", "Email, Status"), ("Contact", "Email, Lifecycle_Stage__c")):
-        soql = format_soql(f"SELECT {fields} FROM {sobject} WHERE Email IN {{}}", sorted(wanted))  # noqa: S608
+    for sobject, stage_field in (("Lead", "Status"), ("Contact", "Lifecycle_Stage__c")):
+        soql = f"SELECT Email, {stage_field} FROM {sobject}"  # noqa: S608 - constant names, no values
 
         def query(sf: Any, q: str = soql) -> list[dict[str, Any]]:
             return list(sf.query_all(q)["records"])
 
         for row in conn.call(query, what="demo read"):
-            value = row.get("Status") if sobject == "Lead" else row.get("Lifecycle_Stage__c")
-            snap.salesforce[(row.get("Email") or "").lower()] = f"{sobject}: {value or '-'}"
+            snap.salesforce[(row.get("Email") or "").lower()] = f"{sobject}: {row.get(stage_field) or '-'}"
     return snap
+
+
+def _mqls(mirror: m.Mirror) -> set[str]:
+    """Emails of the people the connector holds at MQL: who Inside Sales can accept."""
+    with mirror.reader() as s:
+        return {p.email.lower() for p in m.load_people(s) if p.stage is Stage.MQL and p.email}
 
 
 def _cycle_table(n: int, report: CycleReport, seconds: float) -> Table:
@@ -120,15 +121,13 @@ def run_demo(console: Console, *, people: int = 2000, seed: int = 7, workdir: Pa
         mirror = m.open_mirror(f"sqlite:///{db}")
         clients = Clients.from_settings(boxes.settings())
         rng = random.Random(seed)
-        activity = plan_activity(boxes, rng, per_kind=2)
-        shown = _showcase(activity)
-        emails = {a.email for a in shown if a.email}
-        before = snapshot(boxes, emails)
+        before = snapshot(boxes)
 
         t = time.monotonic()
         first = run_cycle(clients, mirror, mapping)
         console.print(_cycle_table(1, first, time.monotonic() - t))
 
+        activity = plan_activity(boxes, rng, per_kind=2, mqls=_mqls(mirror))
         apply_activity(boxes, activity)
         kinds = Counter(a.what for a in activity)
         console.print("simulated people's work: " + ", ".join(f"{LABELS[k]} x{n}" for k, n in kinds.items()))
@@ -136,7 +135,9 @@ def run_demo(console: Console, *, people: int = 2000, seed: int = 7, workdir: Pa
         t = time.monotonic()
         second = run_cycle(clients, mirror, mapping)
         console.print(_cycle_table(2, second, time.monotonic() - t))
-        after = snapshot(boxes, emails)
+        after = snapshot(boxes)
+        shown = _showcase(activity)
+        emails = {a.email for a in shown if a.email}
         tasks = _tasks_by_email(mirror, [first, second], emails)
         console.print(_changes_table(shown, before, after, tasks))
         example = next((a.email for a in shown if a.what == "deal_won" and a.email), None) or next(

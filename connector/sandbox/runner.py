@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import secrets
 import ssl
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -122,46 +123,50 @@ def _pick(rng: random.Random, items: Iterable[Any], n: int, linked: set[str] | N
     return rng.sample(pool, min(n, len(pool)))
 
 
-def plan_activity(boxes: Sandboxes, rng: random.Random, per_kind: int = 3) -> list[Activity]:
-    """Choose who does what: people linked in a way each action means something to the rules."""
+def plan_activity(
+    boxes: Sandboxes, rng: random.Random, per_kind: int = 3, mqls: set[str] | None = None
+) -> list[Activity]:
+    """Choose who does what: people linked in a way each action means something to the rules.
+
+    `mqls` (lower-cased emails the connector holds at MQL) lets Inside Sales accept real MQLs; by
+    default the seeded MQLs are used, whose Salesforce status may already read "working".
+    """
     w, hs_ids, sf_ids = boxes.world, boxes.ids[Crm.HUBSPOT], boxes.ids[Crm.SALESFORCE]
-    ok = [p for p in w.people if p.email and "@" in p.email]
+    emails = Counter((p.email or "").lower() for p in w.people)
+    ok = [
+        p for p in w.people if p.email and "@" in p.email and emails[p.email.lower()] == 1
+    ]  # no dirty dupes
     both = {p.key for p in ok if p.in_hubspot and p.in_salesforce}
     both |= {d.key for d in w.deals if d.in_hubspot and d.in_salesforce}
+    email_of = {p.key: p.email for p in w.people}
     out: list[Activity] = []
-    for p in _pick(
-        rng, (p for p in ok if p.in_hubspot and p.lifecyclestage == "lead" and p.key in hs_ids), per_kind
-    ):
+
+    leads = (p for p in ok if p.in_hubspot and p.lifecyclestage == "lead" and p.key in hs_ids)
+    for p in _pick(rng, leads, per_kind, both):
         out.append(Activity("score_up", Crm.HUBSPOT, p.key, p.email, "hubspotscore 92, title Director"))
-    sf_mql = (
-        p
-        for p in ok
-        if p.in_salesforce
-        and p.sf_object == "Lead"
-        and p.lifecyclestage == "marketingqualifiedlead"
-        and p.key in sf_ids
-    )
-    for p in _pick(rng, sf_mql, per_kind, both):
+
+    sf_leads = [p for p in ok if p.in_salesforce and p.sf_object == "Lead" and p.key in sf_ids]
+    if mqls is None:
+        accepting = [p for p in sf_leads if p.lifecyclestage == "marketingqualifiedlead"]
+    else:
+        accepting = [p for p in sf_leads if (p.email or "").lower() in mqls]
+    for p in _pick(rng, accepting, per_kind, both):
         out.append(Activity("is_accepts", Crm.SALESFORCE, p.key, p.email, "Lead.Status Working - Contacted"))
+
     open_hs = (
-        d for d in w.deals if d.in_hubspot and not d.hs_dealstage.startswith("closed") and d.key in hs_ids
+        d for d in w.deals if d.in_hubspot and d.key in hs_ids and not d.hs_dealstage.startswith("closed")
     )
     for i, d in enumerate(_pick(rng, open_hs, 2 * per_kind, both)):
         what = "deal_won" if i % 2 == 0 else "deal_lost"
-        person = next((p for p in w.people if p.key == d.person_key), None)
-        out.append(Activity(what, Crm.HUBSPOT, d.key, person.email if person else None, d.name))
+        out.append(Activity(what, Crm.HUBSPOT, d.key, email_of.get(d.person_key), d.name))
     open_sf = (
-        d for d in w.deals if d.in_salesforce and not d.sf_stage.startswith("Closed") and d.key in sf_ids
+        d for d in w.deals if d.in_salesforce and d.key in sf_ids and not d.sf_stage.startswith("Closed")
     )
     for d in _pick(rng, open_sf, per_kind, both):
-        person = next((p for p in w.people if p.key == d.person_key), None)
-        out.append(Activity("deal_won", Crm.SALESFORCE, d.key, person.email if person else None, d.name))
-    customers = (
-        p
-        for p in ok
-        if p.in_hubspot and p.lifecyclestage == "customer" and p.sf_object == "Contact" and p.key in hs_ids
-    )
-    for p in _pick(rng, customers, per_kind, both):
+        out.append(Activity("deal_won", Crm.SALESFORCE, d.key, email_of.get(d.person_key), d.name))
+
+    won = [p for p in ok if p.lifecyclestage == "customer" and p.sf_object == "Contact"]
+    for p in _pick(rng, (p for p in won if p.in_hubspot and p.key in hs_ids), per_kind, both):
         out.append(Activity("churn", Crm.HUBSPOT, p.key, p.email, "Customer Success recorded a churn"))
     for i in range(per_kind):
         email = f"new.lead.{rng.randrange(10**6)}.{i}@newco-{i}.example"
