@@ -76,6 +76,7 @@ class HubSpotWriter:
     crm = Crm.HUBSPOT
     stage_batch = BATCH
     task_batch = BATCH
+    one_type_per_call = True
     idempotent_tasks = False  # tasks have no unique property: look keys up
     daily: tuple[int, int] | None = None  # the connection does not surface HubSpot's daily headers
 

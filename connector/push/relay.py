@@ -30,6 +30,8 @@ from connector.push.writes import Outcome, PlannedWrite, WriteKind, WriteResult
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+_RECORD_FAULTS = frozenset({400, 404, 409, 422})  # a whole-batch refusal one record can cause
+
 
 @dataclass(frozen=True, slots=True)
 class Queued:
@@ -45,6 +47,7 @@ class Writer(Protocol):
     stage_batch: int
     task_batch: int
     idempotent_tasks: bool  # a task resend cannot duplicate (upsert on a key): no lookup needed
+    one_type_per_call: bool  # the update endpoint takes one object type per request
 
     @property
     def daily(self) -> tuple[int, int] | None: ...
@@ -144,14 +147,13 @@ class Relay:
 
         stages = [w for w in sends if w.kind is WriteKind.STAGE]
         tasks = [w for w in sends if w.kind is WriteKind.TASK]
-        dead_on_clear: set[str] = set()
-        for chunk in _chunks(
-            [w for w in stages if w.clear_first], writer.stage_batch, by_type=writer.crm is Crm.HUBSPOT
-        ):
+        not_cleared: set[str] = set()
+        clears = [w for w in stages if w.clear_first]
+        for chunk in _chunks(clears, writer.stage_batch, by_type=writer.one_type_per_call):
             results = self._batch(writer, report, chunk, "clear", lambda c: writer.update(c, clear=True))
-            dead_on_clear |= {r.key for r in results if r.outcome is not Outcome.SENT}
-        sets = [w for w in stages if w.key not in dead_on_clear]
-        for chunk in _chunks(sets, writer.stage_batch, by_type=writer.crm is Crm.HUBSPOT):
+            not_cleared |= {r.key for r in results if r.outcome is not Outcome.SENT}
+        sets = [w for w in stages if w.key not in not_cleared]
+        for chunk in _chunks(sets, writer.stage_batch, by_type=writer.one_type_per_call):
             self._batch(writer, report, chunk, "stage", writer.update)
         for chunk in _chunks(tasks, writer.task_batch, by_type=False):
             self._batch(writer, report, chunk, "task", writer.create_tasks)
@@ -194,6 +196,11 @@ class Relay:
         except RetryableError as exc:
             results = [WriteResult(w.key, Outcome.FAILED, error=str(exc), status=exc.status) for w in chunk]
         except FatalError as exc:
+            if exc.status not in _RECORD_FAULTS:  # 401/403...: the setup, not a record: stop, keep rows
+                self.store.finish(
+                    [WriteResult(w.key, Outcome.FAILED, error=str(exc)) for w in chunk], operation
+                )
+                raise
             if len(chunk) > 1:  # one bad record refused the whole batch: isolate it
                 half = len(chunk) // 2
                 return self._batch(writer, report, chunk[:half], operation, send) + self._batch(
@@ -201,9 +208,7 @@ class Relay:
                 )
             results = [WriteResult(chunk[0].key, Outcome.DEAD, error=str(exc), status=exc.status)]
         except QuotaExhausted as exc:
-            self.store.finish(
-                [WriteResult(w.key, Outcome.FAILED, error=str(exc), status=429) for w in chunk], operation
-            )
+            self.store.finish(_failed(chunk, exc, 429), operation)
             raise
         crash_point("after_crm_2xx", writer.crm.value, operation)
         if operation == "clear":  # a clear alone settles nothing: the set still has to follow
@@ -231,6 +236,11 @@ class Relay:
     @staticmethod
     def _tally(report: CrmReport, results: Sequence[WriteResult]) -> None:
         report.outcomes.update(r.outcome.value for r in results)
+
+
+def _failed(chunk: Sequence[PlannedWrite], exc: Exception, status: int | None) -> list[WriteResult]:
+    """Every write of a request that failed as a whole, kept queued (retryable) with the reason."""
+    return [WriteResult(w.key, Outcome.FAILED, error=str(exc), status=status) for w in chunk]
 
 
 def _chunks(writes: Sequence[PlannedWrite], size: int, *, by_type: bool) -> Iterator[list[PlannedWrite]]:

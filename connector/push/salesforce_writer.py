@@ -51,6 +51,7 @@ class SalesforceWriter:
     crm = Crm.SALESFORCE
     stage_batch = BATCH
     task_batch = BATCH
+    one_type_per_call = False
     idempotent_tasks = True  # upsert on Revops_Key__c
 
     def __init__(self, connection: SalesforceConnection) -> None:
