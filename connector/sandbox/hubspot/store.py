@@ -7,6 +7,7 @@ and for the admin activity API alike.
 
 from __future__ import annotations
 
+import heapq
 import json
 import threading
 import time
@@ -23,17 +24,33 @@ from connector.sandbox.hubspot.schema import (
     MODIFIED_PROP,
     iso,
     parse_time,
+    sortable,
 )
 
 Props = dict[str, str | None]
+Key = float | str | None
 
 
 @dataclass(slots=True)
 class Snapshot:
-    """What search sees of a record: HubSpot indexes writes asynchronously."""
+    """What search sees of a record: HubSpot indexes writes asynchronously.
+
+    A snapshot never changes (a write makes a new one), so the parsed sort keys it caches can
+    never go stale: each property value is parsed once, not once per filter per search.
+    """
 
     props: Props
     archived: bool
+    keys: dict[str, Key] | None = None
+
+    def key(self, name: str) -> Key:
+        """`sortable(name, value)` of this snapshot's value, computed once."""
+        if self.keys is None:
+            self.keys = {}
+        elif name in self.keys:
+            return self.keys[name]
+        value = self.keys[name] = sortable(name, self.props.get(name))
+        return value
 
 
 @dataclass(slots=True)
@@ -109,8 +126,14 @@ class Store:
         self.merged: dict[int, int] = {}  # merged-away id -> surviving id
         self.keys: dict[str, int] = {}  # seed key -> record id, for tests
         self.next_id = 10001
-        self.version = 0  # bumped on every write; search caches key on it
-        self.search_cache: dict[str, tuple[int, list[tuple[Record, Props]]]] = {}
+        # Search caches (search.py) stay valid while a type's version is unchanged and no delayed
+        # snapshot of that type has become visible: `dues` holds the pending visibility times.
+        self.versions: dict[str, int] = dict.fromkeys(self.records, 0)
+        self.dues: dict[str, list[float]] = {kind: [] for kind in self.records}
+        # Types where some record's hs_object_id property differs from its id (a client wrote it):
+        # search cannot then treat id order as hs_object_id order.
+        self.renumbered: set[str] = set()
+        self.search_cache: dict[str, Any] = {}
 
     # ---- writes ---------------------------------------------------------------------------
     def create(self, kind: str, raw: dict[str, Any], *, at: datetime | None = None) -> Record:
@@ -227,7 +250,6 @@ class Store:
             self.links.setdefault((from_kind, from_id, to_kind), {}).setdefault(to_id, set()).add(forward)
             reverse = ASSOCIATIONS[(to_kind, from_kind)][0]
             self.links.setdefault((to_kind, to_id, from_kind), {}).setdefault(from_id, set()).add(reverse)
-            self.version += 1
 
     def associations(self, from_kind: str, from_id: int, to_kind: str) -> dict[int, set[int]]:
         with self.lock:
@@ -266,9 +288,20 @@ class Store:
         self._index(rec)
 
     def _index(self, rec: Record) -> None:
-        self.version += 1
+        self.versions[rec.type] += 1
         snap = Snapshot(dict(rec.props), rec.archived)
+        if snap.props.get("hs_object_id") != str(rec.id):
+            self.renumbered.add(rec.type)
         if self.index_delay <= 0:
             rec.indexed = snap
         else:
-            rec.pending.append((time.monotonic() + self.index_delay, snap))
+            due = time.monotonic() + self.index_delay
+            rec.pending.append((due, snap))
+            heapq.heappush(self.dues[rec.type], due)
+
+    def visible_until(self, kind: str, now: float) -> float:
+        """When the next delayed snapshot of `kind` becomes searchable (inf when none is pending)."""
+        dues = self.dues[kind]
+        while dues and dues[0] <= now:
+            heapq.heappop(dues)
+        return dues[0] if dues else float("inf")
