@@ -38,13 +38,17 @@ def up(
     """
     from connector.sandbox.runner import simulate_activity, start_sandboxes  # noqa: PLC0415
 
-    boxes = start_sandboxes(
-        env_file.parent,
-        people=contacts,
-        seed=seed,
-        hubspot_port=hubspot_port,
-        salesforce_port=salesforce_port,
-    )
+    try:
+        boxes = start_sandboxes(
+            env_file.parent,
+            people=contacts,
+            seed=seed,
+            hubspot_port=hubspot_port,
+            salesforce_port=salesforce_port,
+        )
+    except OSError as exc:
+        console.print(f"[red]error:[/red] cannot listen: {exc.strerror} (other ports, or 0 for any free)")
+        raise typer.Exit(2) from None
     boxes.write_env(env_file, REVOPS_DATABASE_URL=f"sqlite:///{env_file.parent / 'sandbox.db'}")
     console.print(f"HubSpot sandbox     {boxes.hubspot.url}")
     console.print(f"Salesforce sandbox  {boxes.salesforce.url}  (CA {boxes.ca_pem})")
