@@ -12,12 +12,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from connector.mirror import tables as t
-from connector.mirror.sqlutil import chunks, insert_ignore, now_utc
+from connector.mirror.sqlutil import chunks, insert_ignore_rows, now_utc, prepare
 from connector.model import Crm, SourceRecord, Stage, ladder_rank
 
 RecordKey = tuple[str, str, str]  # (crm, object_type, record_id)
@@ -144,6 +145,28 @@ def survivors(session: Session, person_ids: Iterable[str]) -> dict[str, str]:
     return found
 
 
+_PEOPLE_COLUMNS = ("person_id", "email", "merged_into", "created_at")
+_IDENTITY_COLUMNS = ("crm", "object_type", "record_id", "person_id", "email", "linked_by")
+
+
+def _identity_insert() -> tuple[Any, tuple[str, ...]]:
+    return t.IDENTITIES.insert(), _IDENTITY_COLUMNS
+
+
+def _identity_email() -> tuple[Any, tuple[str, ...]]:
+    ids = t.IDENTITIES.c
+    stmt = (
+        update(t.IDENTITIES)
+        .where(
+            ids.crm == bindparam("k_crm"),
+            ids.object_type == bindparam("k_type"),
+            ids.record_id == bindparam("k_id"),
+        )
+        .values(email=bindparam("k_email"))
+    )
+    return stmt, ("k_email", "k_crm", "k_type", "k_id")
+
+
 def link_records(session: Session, records: Sequence[SourceRecord]) -> None:
     """Link the person records of one page (new or changed ones) and apply their merge edges."""
     persons = [r for r in records if (r.crm, r.object_type) in PERSON_TYPES]
@@ -152,42 +175,22 @@ def link_records(session: Session, records: Sequence[SourceRecord]) -> None:
     emails = {key_of(r): email_of(r)[0] for r in persons}
     bases = {key_of(r): base_person_id(r, emails[key_of(r)]) for r in persons}
     now = now_utc()
-    insert_ignore(
+    first_key = dict(zip(bases.values(), bases, strict=True))  # person id -> the last record naming it
+    insert_ignore_rows(
         session,
         t.PEOPLE,
-        [
-            {"person_id": pid, "email": emails[k], "merged_into": None, "created_at": now}
-            for pid, k in dict(zip(bases.values(), bases, strict=True)).items()
-        ],
+        _PEOPLE_COLUMNS,
+        [(pid, emails[k], None, now) for pid, k in first_key.items()],
     )
     resolved = survivors(session, bases.values())
     existing = identities_for(session, bases)
     fresh = [
-        {
-            "crm": k[0],
-            "object_type": k[1],
-            "record_id": k[2],
-            "person_id": resolved[pid],
-            "email": emails[k],
-            "linked_by": "email" if emails[k] else "id",
-        }
+        (*k, resolved[pid], emails[k], "email" if emails[k] else "id")
         for k, pid in bases.items()
         if k not in existing
     ]
-    if fresh:
-        session.execute(t.IDENTITIES.insert(), fresh)
-    if existing:
-        ids = t.IDENTITIES.c
-        session.connection().execute(
-            update(t.IDENTITIES)
-            .where(
-                ids.crm == bindparam("k_crm"),
-                ids.object_type == bindparam("k_type"),
-                ids.record_id == bindparam("k_id"),
-            )
-            .values(email=bindparam("k_email")),
-            [{"k_crm": k[0], "k_type": k[1], "k_id": k[2], "k_email": emails[k]} for k in existing],
-        )
+    prepare(session, _identity_insert).run(session, fresh)
+    prepare(session, _identity_email).run(session, [(emails[k], *k) for k in existing])
     for k, owner in existing.items():
         if resolved[bases[k]] != owner:  # email changed: the new email's person joins this one
             current = survivors(session, [bases[k], owner])

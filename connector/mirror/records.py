@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from connector.mirror import tables as t
 from connector.mirror.cursors import set_cursor
 from connector.mirror.identity import RecordKey, derived_links, email_of, key_of, link_records
-from connector.mirror.sqlutil import chunks, dumps, insert_ignore, now_utc, upsert
+from connector.mirror.sqlutil import chunks, dumps, insert_ignore_rows, now_utc, prepare, upsert_rows
 from connector.model import Crm, SourceRecord
 
 FlagsFor = Callable[[SourceRecord], Iterable[str]]
@@ -95,6 +95,57 @@ def _flags(record: SourceRecord, flags_for: FlagsFor | None) -> list[str]:
     return sorted(set(found))
 
 
+_RECORD_COLUMNS = (
+    "crm",
+    "object_type",
+    "record_id",
+    "properties",
+    "associations",
+    "content_hash",
+    "modified_at",
+    "archived",
+    "deleted",
+    "merged_into",
+    "flags",
+    "first_seen",
+    "last_seen",
+    "version_no",
+    "last_run_id",
+)
+_VERSION_COLUMNS = (
+    "crm",
+    "object_type",
+    "record_id",
+    "version_no",
+    "content_hash",
+    "properties",
+    "archived",
+    "modified_at",
+    "run_id",
+    "pulled_at",
+)
+_LINK_COLUMNS = ("crm", "object_type", "record_id", "to_type", "to_id")
+
+
+def _touch_statement() -> tuple[Any, tuple[str, ...]]:
+    """Unchanged record seen again: only last_seen and the (rule-dependent) flags move."""
+    rec = t.RECORDS.c
+    stmt = (
+        update(t.RECORDS)
+        .where(
+            rec.crm == bindparam("k_crm"),
+            rec.object_type == bindparam("k_type"),
+            rec.record_id == bindparam("k_id"),
+        )
+        .values(last_seen=bindparam("seen"), flags=bindparam("flags"))
+    )
+    return stmt, ("seen", "flags", "k_crm", "k_type", "k_id")
+
+
+def _version_statement() -> tuple[Any, tuple[str, ...]]:
+    return t.VERSIONS.insert(), _VERSION_COLUMNS
+
+
 def upsert_page(
     session: Session,
     run_id: int | None,
@@ -106,73 +157,37 @@ def upsert_page(
     page = {key_of(r): r for r in records}  # a record twice in a page: the later copy wins
     stored = _stored(session, page)
     now = now_utc()
-    written: list[dict[str, Any]] = []
-    touched: list[dict[str, Any]] = []
-    versions: list[dict[str, Any]] = []
+    written: list[tuple[Any, ...]] = []
+    touched: list[tuple[Any, ...]] = []
+    versions: list[tuple[Any, ...]] = []
     moved: list[SourceRecord] = []
+    inserted = 0
     for key, record in page.items():
         props = dumps(dict(record.properties))
-        assoc = dumps({k: sorted(v) for k, v in record.associations.items()})
+        assoc = dumps({k: sorted(v) for k, v in record.associations.items()}) if record.associations else "{}"
         digest = content_hash(props, record.archived, assoc)
-        flags = dumps(_flags(record, flags_for))
+        found = _flags(record, flags_for)
+        flags = dumps(found) if found else "[]"
         previous = stored.get(key)
         if previous is not None and previous[0] == digest:
-            touched.append({"k_crm": key[0], "k_type": key[1], "k_id": key[2], "seen": now, "flags": flags})
+            touched.append((now, flags, *key))
             continue
         version = previous[1] + 1 if previous else 1
-        row = {
-            "crm": key[0],
-            "object_type": key[1],
-            "record_id": key[2],
-            "properties": props,
-            "associations": assoc,
-            "content_hash": digest,
-            "modified_at": record.modified_at,
-            "archived": record.archived,
-            "deleted": (record.properties.get("IsDeleted") or "").lower() == "true",
-            "merged_into": None,
-            "flags": flags,
-            "first_seen": now,
-            "last_seen": now,
-            "version_no": version,
-            "last_run_id": run_id,
-        }
-        written.append(row)
-        versions.append(
-            {
-                "crm": key[0],
-                "object_type": key[1],
-                "record_id": key[2],
-                "version_no": version,
-                "content_hash": digest,
-                "properties": props,
-                "archived": record.archived,
-                "modified_at": record.modified_at,
-                "run_id": run_id,
-                "pulled_at": now,
-            }
+        inserted += version == 1
+        deleted = (record.properties.get("IsDeleted") or "").lower() == "true"
+        modified, archived = record.modified_at, record.archived
+        written.append(
+            (*key, props, assoc, digest, modified, archived, deleted, None, flags, now, now, version, run_id)
         )
+        versions.append((*key, version, digest, props, archived, modified, run_id, now))
         moved.append(record)
-    upsert(session, t.RECORDS, written, _UPDATED_ON_CHANGE)
-    if versions:
-        session.connection().execute(t.VERSIONS.insert(), versions)
-    if touched:
-        rec = t.RECORDS.c
-        session.connection().execute(
-            update(t.RECORDS)
-            .where(
-                rec.crm == bindparam("k_crm"),
-                rec.object_type == bindparam("k_type"),
-                rec.record_id == bindparam("k_id"),
-            )
-            .values(last_seen=bindparam("seen"), flags=bindparam("flags")),
-            touched,
-        )
+    upsert_rows(session, t.RECORDS, _RECORD_COLUMNS, written, _UPDATED_ON_CHANGE)
+    prepare(session, _touch_statement).run(session, touched)
+    prepare(session, _version_statement).run(session, versions)
     _replace_links(session, moved)
     link_records(session, moved)
     if cursor is not None:
         set_cursor(session, cursor.stream, cursor.value, cursor.last_id, run_id)
-    inserted = sum(1 for v in versions if v["version_no"] == 1)
     return PageResult(inserted=inserted, changed=len(versions) - inserted, unchanged=len(touched))
 
 
@@ -192,17 +207,11 @@ def _replace_links(session: Session, records: Sequence[SourceRecord]) -> None:
                 )
             )
     rows = [
-        {
-            "crm": record.crm.value,
-            "object_type": record.object_type,
-            "record_id": record.record_id,
-            "to_type": to_type,
-            "to_id": to_id,
-        }
+        (record.crm.value, record.object_type, record.record_id, to_type, to_id)
         for record in records
         for to_type, to_id in derived_links(record)
     ]
-    insert_ignore(session, t.LINKS, rows)
+    insert_ignore_rows(session, t.LINKS, _LINK_COLUMNS, rows)
 
 
 def row_to_record(row: Any) -> SourceRecord:

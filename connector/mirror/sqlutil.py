@@ -1,18 +1,27 @@
 """Dialect-aware bulk statements: native ON CONFLICT on SQLite/PostgreSQL, a portable fallback elsewhere.
 
 All hot paths go through these helpers so they stay Core executemany (no per-row ORM objects).
+The per-page hot paths (`Prepared`, `insert_ignore_rows`, `upsert_rows`) go one step further:
+each statement is compiled once per dialect and rows travel to the DBAPI as plain tuples, with
+only the columns whose type needs it (UTC datetimes, booleans) converted, memoised per batch.
+SQLAlchemy's per-row parameter processing was most of the pull's CPU time.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from sqlalchemy import Table, and_, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ClauseElement
 
 T = TypeVar("T")
 CHUNK = 400  # keeps IN lists well under every backend's bound-parameter limit
@@ -22,9 +31,12 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
 def dumps(value: Any) -> str:
     """Canonical JSON (sorted keys, compact) so equal values store and hash identically."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return _CANONICAL.encode(value)  # one shared encoder: json.dumps builds a new one per call
 
 
 def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
@@ -33,12 +45,126 @@ def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
 
 
 def _native_insert(session: Session, table: Table) -> Any:
-    name = session.get_bind().dialect.name
-    if name == "sqlite":
+    return _native_for(session.get_bind().dialect.name, table)
+
+
+def _native_for(dialect_name: str, table: Table) -> Any:
+    if dialect_name == "sqlite":
         return sqlite.insert(table)
-    if name == "postgresql":
+    if dialect_name == "postgresql":
         return postgresql.insert(table)
     return None
+
+
+Row = Sequence[Any]
+Processor = Callable[[Any], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A statement compiled once for one dialect; `run` sends tuples (in `names` order) via executemany."""
+
+    sql: str
+    names: tuple[str, ...]
+    positional: bool  # qmark/format paramstyle: tuples; named/pyformat: dicts
+    order: tuple[int, ...] | None  # positional dialects: the compiled order, None when it is `names`
+    convert: tuple[tuple[int, Processor], ...]  # (index in names, bind processor) for typed columns
+
+    @staticmethod
+    def compile(stmt: ClauseElement, dialect: Dialect, names: Sequence[str]) -> Prepared:
+        compiled = stmt.compile(dialect=dialect, column_keys=list(names))
+        if not isinstance(compiled, SQLCompiler):
+            raise TypeError(f"not a SQL statement: {stmt!r}")
+        bound = list(compiled.positiontup or ()) if dialect.positional else list(compiled.binds)
+        if sorted(bound) != sorted(names):
+            raise ValueError(f"statement binds {bound}, rows carry {list(names)}: {compiled.string}")
+        convert = []
+        for index, name in enumerate(names):
+            processor = compiled.binds[name].type.bind_processor(dialect)
+            if processor is not None:
+                convert.append((index, processor))
+        order = tuple(names.index(name) for name in bound) if dialect.positional else None
+        identity = order == tuple(range(len(names)))
+        return Prepared(
+            compiled.string, tuple(names), dialect.positional, None if identity else order, tuple(convert)
+        )
+
+    def parameters(self, rows: Iterable[Row]) -> list[Any]:
+        """Driver-ready parameters: typed columns converted (each distinct value once), dialect order."""
+        memo: list[dict[Any, Any]] = [{} for _ in self.convert]
+        out: list[Any] = []
+        for row in rows:
+            values = list(row)
+            for (index, processor), seen in zip(self.convert, memo, strict=True):
+                raw = values[index]
+                try:
+                    values[index] = seen[raw]
+                except KeyError:
+                    values[index] = seen[raw] = processor(raw)
+                except TypeError:  # unhashable value: convert without memo
+                    values[index] = processor(raw)
+            if not self.positional:
+                out.append(dict(zip(self.names, values, strict=True)))
+            elif self.order is None:
+                out.append(tuple(values))
+            else:
+                out.append(tuple(values[i] for i in self.order))
+        return out
+
+    def run(self, session: Session, rows: Sequence[Row]) -> None:
+        if rows:
+            session.connection().exec_driver_sql(self.sql, self.parameters(rows))
+
+
+StatementBuilder = Callable[[], tuple[ClauseElement, tuple[str, ...]]]
+
+
+def prepare(session: Session, build: StatementBuilder) -> Prepared:
+    """The statement `build()` returns (with its bind names), compiled once per dialect."""
+    return _prepared(session.get_bind().dialect, build)
+
+
+@lru_cache(maxsize=256)
+def _prepared(dialect: Dialect, build: StatementBuilder) -> Prepared:
+    stmt, names = build()
+    return Prepared.compile(stmt, dialect, names)
+
+
+@lru_cache(maxsize=256)
+def _prepared_write(
+    dialect: Dialect, table: Table, names: tuple[str, ...], update_columns: tuple[str, ...] | None
+) -> Prepared | None:
+    native = _native_for(dialect.name, table)
+    if native is None:
+        return None
+    keys = [c.name for c in table.primary_key.columns]
+    if update_columns is None:
+        stmt = native.on_conflict_do_nothing()
+    else:
+        set_ = {c: getattr(native.excluded, c) for c in update_columns}
+        stmt = native.on_conflict_do_update(index_elements=keys, set_=set_)
+    return Prepared.compile(stmt, dialect, names)
+
+
+def insert_ignore_rows(session: Session, table: Table, names: Sequence[str], rows: Sequence[Row]) -> None:
+    """`insert_ignore` for tuple rows over `names`: compiled once, sent straight to the driver."""
+    prepared = _prepared_write(session.get_bind().dialect, table, tuple(names), None)
+    if prepared is None:
+        insert_ignore(session, table, [dict(zip(names, row, strict=True)) for row in rows])
+    else:
+        prepared.run(session, rows)
+
+
+def upsert_rows(
+    session: Session, table: Table, names: Sequence[str], rows: Sequence[Row], update_columns: Iterable[str]
+) -> None:
+    """`upsert` for tuple rows over `names`: compiled once, sent straight to the driver."""
+    columns = tuple(update_columns)
+    prepared = _prepared_write(session.get_bind().dialect, table, tuple(names), columns)
+    if prepared is None:
+        upsert(session, table, [dict(zip(names, row, strict=True)) for row in rows], columns)
+    else:
+        prepared.run(session, rows)
 
 
 def insert_ignore(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
