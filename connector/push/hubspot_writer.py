@@ -8,7 +8,7 @@ for the keys it might already have created.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC
@@ -84,7 +84,40 @@ class HubSpotWriter:
         self._conn = connection
 
     def update(self, writes: Sequence[PlannedWrite], *, clear: bool = False) -> list[WriteResult]:
-        """batch/update one object type; with `clear`, send "" for each write's `clear_first`."""
+        """batch/update one object type; with `clear`, send "" for each write's `clear_first`.
+
+        A set may be re-sent freely (same value). A clear may not: a timed-out clear that lands
+        after the set would leave the property empty, so it is sent without blind retries.
+        """
+        if clear:
+            return self._once(lambda: self._update(writes, clear=True), writes, "contacts clear")
+        return self._update(writes, clear=False)
+
+    def create_tasks(self, writes: Sequence[PlannedWrite]) -> list[WriteResult]:
+        """batch/create with inline associations, never re-sent blindly: the next cycle looks the
+        keys of an ambiguous create up before creating only the missing tasks."""
+        return self._once(lambda: self._create(writes), writes, "tasks batch/create")
+
+    def _once(
+        self, send: Callable[[], list[WriteResult]], writes: Sequence[PlannedWrite], what: str
+    ) -> list[WriteResult]:
+        """Run a write that must not be repeated blindly. A 429 was refused, so the policy re-sends
+        it at once. A timeout or 5xx may have been applied (or still be in flight): the writes come
+        back UNKNOWN and are settled by a later cycle from the CRM's state, not re-sent now."""
+
+        def attempt() -> list[WriteResult]:
+            try:
+                with _single_attempt(self._conn):  # the connection must not re-send on its own
+                    return send()
+            except RetryableError as exc:
+                if exc.status == 429:
+                    raise
+                note = f"ambiguous ({exc}); settled from the CRM's state before any resend"
+                return [WriteResult(w.key, Outcome.UNKNOWN, error=note, status=exc.status) for w in writes]
+
+        return self._conn.policy.call(attempt, what=f"hubspot {what}")
+
+    def _update(self, writes: Sequence[PlannedWrite], *, clear: bool) -> list[WriteResult]:
         inputs = [{"id": w.record_id, "properties": _values(w, clear=clear)} for w in writes]
         data = self._conn.call_json(
             "crm.objects.batch_api",
@@ -100,28 +133,6 @@ class HubSpotWriter:
             else _failure(w.key, errors.get(w.record_id or "") or errors.get("*"))
             for w in writes
         ]
-
-    def create_tasks(self, writes: Sequence[PlannedWrite]) -> list[WriteResult]:
-        """batch/create with inline associations, never re-sent blindly.
-
-        A 429 was refused, so the policy re-sends it at once. A timeout or 5xx may have created
-        the tasks (or still be creating them): the writes come back UNKNOWN and the next cycle
-        looks their keys up before creating only the missing ones — by then an in-flight request
-        has finished and HubSpot's search index has caught up.
-        """
-        policy = self._conn.policy
-
-        def attempt() -> list[WriteResult]:
-            try:
-                with _single_attempt(self._conn):  # the connection must not re-send on its own
-                    return self._create(writes)
-            except RetryableError as exc:
-                if exc.status == 429:
-                    raise
-                note = f"ambiguous ({exc}); its key is looked up before any re-create"
-                return [WriteResult(w.key, Outcome.UNKNOWN, error=note, status=exc.status) for w in writes]
-
-        return policy.call(attempt, what="hubspot tasks batch/create")
 
     def _create(self, writes: Sequence[PlannedWrite]) -> list[WriteResult]:
         inputs = [

@@ -214,6 +214,7 @@ class Relay:
         if operation == "clear":  # a clear alone settles nothing: the set still has to follow
             failed = [r for r in results if r.outcome is not Outcome.SENT]
             self.store.finish(failed, operation)
+            self._tally(report, failed)
         else:
             self.store.finish(results, operation)
             self._tally(report, results)
