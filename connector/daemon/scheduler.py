@@ -157,7 +157,8 @@ class Daemon:
             self.metrics.inc("revops_sync_cycle_duration_seconds_sum", elapsed, job=job.id)
             self.metrics.inc("revops_sync_cycles_total", job=job.id, outcome=outcome)
             self.cycles_done += 1
-        log.info("cycle of job %s %s in %.2fs", job.id, outcome, elapsed)
+        extra = {"job": job.id, "outcome": outcome, "seconds": round(elapsed, 3)}
+        log.info("cycle of job %s %s in %.2fs", job.id, outcome, elapsed, extra=extra)
 
     def _on_skipped(self, event: JobExecutionEvent) -> None:
         reason = "still running" if event.code == EVENT_JOB_MAX_INSTANCES else "missed its grace time"
