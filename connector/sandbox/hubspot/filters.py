@@ -9,7 +9,6 @@ unsupported operator is only refused when some record has a comparable value.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -19,12 +18,14 @@ from connector.sandbox.hubspot.store import Snapshot
 
 Predicate = Callable[[Snapshot], bool]
 
-RANGE: dict[str, Callable[[Any, Any], bool]] = {
-    "LT": operator.lt,
-    "LTE": operator.le,
-    "GT": operator.gt,
-    "GTE": operator.ge,
+# Range predicates, one per operator so the comparison is inline rather than a function call.
+_RANGE_PREDICATES: dict[str, Callable[[str, type, Any], Predicate]] = {
+    "LT": lambda name, kind, want: lambda s: type(h := s.key(name)) is kind and h < want,
+    "LTE": lambda name, kind, want: lambda s: type(h := s.key(name)) is kind and h <= want,
+    "GT": lambda name, kind, want: lambda s: type(h := s.key(name)) is kind and h > want,
+    "GTE": lambda name, kind, want: lambda s: type(h := s.key(name)) is kind and h >= want,
 }
+RANGE = frozenset(_RANGE_PREDICATES)
 KNOWN_OPERATORS = frozenset(
     {*RANGE, "EQ", "NEQ", "BETWEEN", "IN", "NOT_IN", "HAS_PROPERTY", "NOT_HAS_PROPERTY",
      "CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN"}
@@ -67,8 +68,7 @@ def _ordered(name: str, op: str, flt: dict[str, Any], want: Any) -> Predicate:
             return _never
         return lambda snap: type(have := snap.key(name)) is kind and want <= have <= high  # type: ignore[operator]
     if op in RANGE:
-        cmp = RANGE[op]
-        return lambda snap: type(have := snap.key(name)) is kind and cmp(have, want)
+        return _RANGE_PREDICATES[op](name, kind, want)
 
     def unsupported(snap: Snapshot) -> bool:
         if type(snap.key(name)) is kind:
@@ -100,10 +100,24 @@ def compile_groups(groups: Sequence[dict[str, Any]]) -> Predicate | None:
         return None
     compiled = [[compile_filter(f) for f in g.get("filters") or []] for g in groups]
     if len(compiled) == 1:
-        only = compiled[0]
-        return lambda snap: all(p(snap) for p in only)
+        return _conjunction(compiled[0])
 
     def match(snap: Snapshot) -> bool:
         return any(all(p(snap) for p in group) for group in compiled)
 
     return match
+
+
+def _conjunction(preds: list[Predicate]) -> Predicate:
+    """One group, unrolled for the common sizes: this runs once per record per search."""
+    if not preds:
+        return lambda _snap: True
+    if len(preds) == 1:
+        return preds[0]
+    if len(preds) == 2:
+        a, b = preds
+        return lambda snap: a(snap) and b(snap)
+    if len(preds) == 3:
+        a, b, c = preds
+        return lambda snap: a(snap) and b(snap) and c(snap)
+    return lambda snap: all(p(snap) for p in preds)

@@ -152,7 +152,7 @@ def _matching(
         match = compile_groups(groups)
         hits = []
         for rec in store.records[kind].values():
-            snap = rec.search_view(now)
+            snap = rec.search_view(now) if rec.pending else rec.indexed
             if snap is None or snap.archived:
                 continue
             if match is not None and not match(snap):

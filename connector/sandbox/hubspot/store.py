@@ -45,11 +45,12 @@ class Snapshot:
 
     def key(self, name: str) -> Key:
         """`sortable(name, value)` of this snapshot's value, computed once."""
-        if self.keys is None:
-            self.keys = {}
-        elif name in self.keys:
-            return self.keys[name]
-        value = self.keys[name] = sortable(name, self.props.get(name))
+        keys = self.keys
+        if keys is None:
+            keys = self.keys = {}
+        elif name in keys:
+            return keys[name]
+        value = keys[name] = sortable(name, self.props.get(name))
         return value
 
 
