@@ -62,6 +62,7 @@ HS_CONTACT_PROPS = (
     "numemployees",
     "country",
     "notes_last_contacted",
+    "churn_date",
     "hs_object_id",
     "createdate",
     "lastmodifieddate",
@@ -150,7 +151,7 @@ STREAMS: tuple[Stream, ...] = (
         "Contact",
         "SystemModstamp",
         (*_SF_COMMON, *_SF_PERSON, "AccountId"),
-        optional=(*_SF_PERSON_OPTIONAL, "MailingCountry"),
+        optional=(*_SF_PERSON_OPTIONAL, "MailingCountry", "Churn_Date__c"),
     ),
     Stream(
         "salesforce.accounts",

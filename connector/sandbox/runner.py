@@ -198,7 +198,7 @@ def _actions(boxes: Sandboxes, activity: list[Activity], now: datetime) -> dict[
             hs = {"action": "edit", "type": "contacts", "id": hs_ids[a.key or ""]}
             hs["properties"] = {"churn_date": churn_day}
             if a.key in sf_ids:
-                fields = {"Lifecycle_Stage__c": "Churned"}
+                fields = {"Lifecycle_Stage__c": "Churned", "Churn_Date__c": churn_day}
                 sf = {"action": "edit", "type": "Contact", "id": sf_ids[a.key or ""], "fields": fields}
         elif a.what == "new_lead":
             props = {

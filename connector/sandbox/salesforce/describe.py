@@ -13,7 +13,11 @@ LEAD_STATUSES = (
 )
 TASK_STATUSES = ("Not Started", "In Progress", "Completed", "Waiting on someone else", "Deferred")
 TASK_PRIORITIES = ("High", "Normal", "Low")
-LIFECYCLE = ("Subscriber", "Lead", "MQL", "SQL", "Opportunity", "Customer", "Evangelist", "Other")
+# A custom field: its values are the company's own; these cover THE MODEL's ladder and side states.
+LIFECYCLE = (
+    "Subscriber", "Lead", "MQL", "SAL", "SQL", "Opportunity", "Customer", "Evangelist",
+    "Recycled", "Disqualified", "Churned", "Other",
+)  # fmt: skip
 RATINGS = ("Hot", "Warm", "Cold")
 LEAD_SOURCES = ("Web", "Phone Inquiry", "Partner Referral", "Purchased List", "Other")
 
@@ -114,7 +118,12 @@ SCHEMAS: dict[str, tuple[Field, ...]] = {
         _f("ConvertedAccountId", "reference", updateable=False, reference_to=("Account",)),
         _f("ConvertedOpportunityId", "reference", updateable=False, reference_to=("Opportunity",)),
     ),
-    "Contact": (*_SYSTEM, *_PERSON, _f("AccountId", "reference", reference_to=("Account",))),
+    "Contact": (
+        *_SYSTEM,
+        *_PERSON,
+        _f("AccountId", "reference", reference_to=("Account",)),
+        _f("Churn_Date__c", "date"),  # set by Customer Success; the churn rule reads it
+    ),
     "Account": (
         *_SYSTEM,
         _f("Name", required=True),

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from connector.crm.streams import get_stream
+from connector.crm.streams import STREAMS, get_stream
 from connector.daemon.service import unpulled_fields
 from connector.jobs import JobsError, load_jobs, parse_interval
 from connector.rules.loader import DEFAULT_MAPPING, load_mapping
@@ -81,3 +81,8 @@ def test_mapping_fields_no_stream_pulls_are_named(stream: str) -> None:
     assert all(f" {spec.crm.value} {spec.object}." in gap for gap in gaps)
     assert not any(gap.endswith(f".{prop}") for gap in gaps for prop in spec.properties)
     assert unpulled_fields(load_mapping(DEFAULT_MAPPING), []) == []
+
+
+def test_default_streams_pull_every_field_the_default_mapping_reads() -> None:
+    """A gap here means a rule that can never fire (churn did, until the streams pulled its date)."""
+    assert unpulled_fields(load_mapping(DEFAULT_MAPPING), [s.name for s in STREAMS]) == []
