@@ -80,7 +80,7 @@ class Prepared:
             raise ValueError(f"statement binds {bound}, rows carry {list(names)}: {compiled.string}")
         convert = []
         for index, name in enumerate(names):
-            processor = compiled.binds[name].type.bind_processor(dialect)
+            processor = compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
             if processor is not None:
                 convert.append((index, processor))
         order = tuple(names.index(name) for name in bound) if dialect.positional else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from datetime import UTC, datetime, timedelta
 
@@ -308,3 +309,25 @@ def test_timeline_tells_versions_decisions_and_writes_in_order(mirror: Mirror) -
     assert [e.kind for e in timeline.events] == ["version", "decision", "write", "attempt"]
     assert timeline.events[1].detail["inputs"] == {"score": 80}
     assert "r1" in timeline.events[1].summary
+
+
+@pytest.mark.parametrize(
+    ("table", "column"),
+    [
+        ("records", "modified_at"),
+        ("records", "first_seen"),
+        ("records", "last_seen"),
+        ("record_versions", "modified_at"),
+        ("record_versions", "pulled_at"),
+        ("people", "created_at"),
+    ],
+)
+def test_bulk_writes_store_datetimes_like_sqlalchemy(
+    mirror: Mirror, db_url: str, table: str, column: str
+) -> None:
+    """The tuple fast path must store the same text as Core, or SQL range comparisons would break."""
+    page(mirror, hs("1", "a@x.io"), hs("1", "a@x.io"))
+    page(mirror, hs("1", "a@x.io"))  # the unchanged path rewrites last_seen
+    with sqlite3.connect(db_url.removeprefix("sqlite:///")) as raw:
+        (stored,) = raw.execute(f"SELECT {column} FROM {table}").fetchone()
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}", stored), stored
