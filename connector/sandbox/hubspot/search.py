@@ -176,6 +176,6 @@ def _matching(
 
 
 def _project(rec: Record, snap: Snapshot, names: list[str]) -> dict[str, Any]:
-    body = rec.to_json(names)
+    body = rec.to_json([])  # the envelope only: properties come from the indexed snapshot
     body["properties"] = {n: snap.props.get(n) for n in names}
     return body
