@@ -159,8 +159,14 @@ def plan_activity(
     for i, d in enumerate(_pick(rng, open_hs, 2 * per_kind, both)):
         what = "deal_won" if i % 2 == 0 else "deal_lost"
         out.append(Activity(what, Crm.HUBSPOT, d.key, email_of.get(d.person_key), d.name))
-    open_sf = (
-        d for d in w.deals if d.in_salesforce and d.key in sf_ids and not d.sf_stage.startswith("Closed")
+    sf_contacts = {p.key for p in ok if p.in_salesforce and p.sf_object == "Contact"}
+    open_sf = (  # an Opportunity names a Contact, never an unconverted Lead, as in Salesforce
+        d
+        for d in w.deals
+        if d.in_salesforce
+        and d.key in sf_ids
+        and d.person_key in sf_contacts
+        and not d.sf_stage.startswith("Closed")
     )
     for d in _pick(rng, open_sf, per_kind, both):
         out.append(Activity("deal_won", Crm.SALESFORCE, d.key, email_of.get(d.person_key), d.name))
