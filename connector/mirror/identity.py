@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from connector.mirror import tables as t
-from connector.mirror.sqlutil import chunks, insert_ignore_rows, now_utc, prepare
+from connector.mirror.sqlutil import chunks, in_params, insert_ignore_rows, now_utc, prepare, run_in
 from connector.model import Crm, SourceRecord, Stage, ladder_rank
 
 RecordKey = tuple[str, str, str]  # (crm, object_type, record_id)
@@ -116,31 +116,39 @@ def derived_links(record: SourceRecord) -> list[tuple[str, str]]:
     return list(dict.fromkeys(links))
 
 
+def _identities_query(count: int) -> tuple[Any, tuple[str, ...]]:
+    ids = t.IDENTITIES.c
+    keys, names = in_params(count)
+    stmt = select(ids.record_id, ids.person_id).where(
+        ids.crm == bindparam("crm"), ids.object_type == bindparam("object_type"), ids.record_id.in_(keys)
+    )
+    return stmt, ("crm", "object_type", *names)
+
+
+def _survivors_query(count: int) -> tuple[Any, tuple[str, ...]]:
+    people = t.PEOPLE.c
+    keys, names = in_params(count)
+    return select(people.person_id, people.merged_into).where(people.person_id.in_(keys)), names
+
+
 def identities_for(session: Session, keys: Iterable[RecordKey]) -> dict[RecordKey, str]:
     """record key -> person id, grouped by (crm, object_type) so each query uses the primary key."""
     grouped: dict[tuple[str, str], list[str]] = {}
     for crm, object_type, record_id in keys:
         grouped.setdefault((crm, object_type), []).append(record_id)
-    ids = t.IDENTITIES.c
     found: dict[RecordKey, str] = {}
     for (crm, object_type), record_ids in grouped.items():
         for part in chunks(record_ids):
-            stmt = select(ids.record_id, ids.person_id).where(
-                ids.crm == crm, ids.object_type == object_type, ids.record_id.in_(part)
-            )
-            for record_id, person_id in session.execute(stmt):
+            for record_id, person_id in run_in(session, _identities_query, (crm, object_type), part):
                 found[(crm, object_type, record_id)] = person_id
     return found
 
 
 def survivors(session: Session, person_ids: Iterable[str]) -> dict[str, str]:
     """person id -> the id it resolves to (itself when not merged); unknown ids are absent."""
-    people = t.PEOPLE.c
     found: dict[str, str] = {}
     for part in chunks(list(set(person_ids))):
-        for pid, merged in session.execute(
-            select(people.person_id, people.merged_into).where(people.person_id.in_(part))
-        ):
+        for pid, merged in run_in(session, _survivors_query, (), part):
             found[pid] = merged or pid
     return found
 

@@ -21,7 +21,16 @@ from sqlalchemy.orm import Session
 from connector.mirror import tables as t
 from connector.mirror.cursors import set_cursor
 from connector.mirror.identity import RecordKey, derived_links, email_of, key_of, link_records
-from connector.mirror.sqlutil import chunks, dumps, insert_ignore_rows, now_utc, prepare, upsert_rows
+from connector.mirror.sqlutil import (
+    chunks,
+    dumps,
+    in_params,
+    insert_ignore_rows,
+    now_utc,
+    prepare,
+    run_in,
+    upsert_rows,
+)
 from connector.model import Crm, SourceRecord
 
 FlagsFor = Callable[[SourceRecord], Iterable[str]]
@@ -71,19 +80,35 @@ def content_hash(properties_json: str, archived: bool, associations_json: str) -
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
+def _stored_query(count: int) -> tuple[Any, tuple[str, ...]]:
+    rec = t.RECORDS.c
+    keys, names = in_params(count)
+    stmt = select(rec.record_id, rec.content_hash, rec.version_no).where(
+        rec.crm == bindparam("crm"), rec.object_type == bindparam("object_type"), rec.record_id.in_(keys)
+    )
+    return stmt, ("crm", "object_type", *names)
+
+
+def _links_delete(count: int) -> tuple[Any, tuple[str, ...]]:
+    links = t.LINKS.c
+    keys, names = in_params(count)
+    stmt = delete(t.LINKS).where(
+        links.crm == bindparam("crm"),
+        links.object_type == bindparam("object_type"),
+        links.record_id.in_(keys),
+    )
+    return stmt, ("crm", "object_type", *names)
+
+
 def _stored(session: Session, keys: Iterable[RecordKey]) -> dict[RecordKey, tuple[str, int]]:
     """key -> (content_hash, version_no) for the keys already mirrored."""
     grouped: dict[tuple[str, str], list[str]] = {}
     for crm, object_type, record_id in keys:
         grouped.setdefault((crm, object_type), []).append(record_id)
-    rec = t.RECORDS.c
     found: dict[RecordKey, tuple[str, int]] = {}
     for (crm, object_type), ids in grouped.items():
         for part in chunks(ids):
-            stmt = select(rec.record_id, rec.content_hash, rec.version_no).where(
-                rec.crm == crm, rec.object_type == object_type, rec.record_id.in_(part)
-            )
-            for record_id, digest, version in session.connection().execute(stmt):
+            for record_id, digest, version in run_in(session, _stored_query, (crm, object_type), part):
                 found[(crm, object_type, record_id)] = (digest, version)
     return found
 
@@ -195,17 +220,12 @@ def _replace_links(session: Session, records: Sequence[SourceRecord]) -> None:
     """A changed record's links are exactly what it declares now (old ones removed)."""
     if not records:
         return
-    links = t.LINKS.c
     grouped: dict[tuple[str, str], list[str]] = {}
     for record in records:
         grouped.setdefault((record.crm.value, record.object_type), []).append(record.record_id)
     for (crm, object_type), ids in grouped.items():
         for part in chunks(ids):
-            session.connection().execute(
-                delete(t.LINKS).where(
-                    links.crm == crm, links.object_type == object_type, links.record_id.in_(part)
-                )
-            )
+            run_in(session, _links_delete, (crm, object_type), part)
     rows = [
         (record.crm.value, record.object_type, record.record_id, to_type, to_id)
         for record in records

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, and_, select, tuple_
+from sqlalchemy import BindParameter, Table, and_, bindparam, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
@@ -89,27 +89,23 @@ class Prepared:
             compiled.string, tuple(names), dialect.positional, None if identity else order, tuple(convert)
         )
 
-    def parameters(self, rows: Iterable[Row]) -> list[Any]:
-        """Driver-ready parameters: typed columns converted (each distinct value once), dialect order."""
-        memo: list[dict[Any, Any]] = [{} for _ in self.convert]
-        out: list[Any] = []
-        for row in rows:
-            values = list(row)
-            for (index, processor), seen in zip(self.convert, memo, strict=True):
-                raw = values[index]
-                try:
-                    values[index] = seen[raw]
-                except KeyError:
-                    values[index] = seen[raw] = processor(raw)
-                except TypeError:  # unhashable value: convert without memo
-                    values[index] = processor(raw)
-            if not self.positional:
-                out.append(dict(zip(self.names, values, strict=True)))
-            elif self.order is None:
-                out.append(tuple(values))
-            else:
-                out.append(tuple(values[i] for i in self.order))
-        return out
+    def parameters(self, rows: Sequence[Row]) -> list[Any]:
+        """Driver-ready parameters: typed columns converted (each distinct value once), dialect order.
+
+        Column-wise (transpose, convert, transpose back) so the per-row work stays in C.
+        """
+        if not self.convert and self.positional and self.order is None:
+            return list(rows)
+        columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
+        for index, processor in self.convert:
+            values = columns[index]
+            converted = {value: processor(value) for value in set(values)}
+            columns[index] = [converted[value] for value in values]
+        if not self.positional:
+            return [dict(zip(self.names, row, strict=True)) for row in zip(*columns, strict=True)]
+        if self.order is not None:
+            columns = [columns[i] for i in self.order]
+        return list(zip(*columns, strict=True))
 
     def run(self, session: Session, rows: Sequence[Row]) -> None:
         if rows:
@@ -127,6 +123,35 @@ def prepare(session: Session, build: StatementBuilder) -> Prepared:
 @lru_cache(maxsize=256)
 def _prepared(dialect: Dialect, build: StatementBuilder) -> Prepared:
     stmt, names = build()
+    return Prepared.compile(stmt, dialect, names)
+
+
+InBuilder = Callable[[int], tuple[ClauseElement, tuple[str, ...]]]
+
+
+def in_params(count: int) -> tuple[list[BindParameter[Any]], tuple[str, ...]]:
+    """`count` bind parameters for an IN list (`k0`, `k1`...) and their names, for an `InBuilder`."""
+    names = tuple(f"k{i}" for i in range(count))
+    return [bindparam(name) for name in names], names
+
+
+def run_in(
+    session: Session, build: InBuilder, fixed: Sequence[Any], keys: Sequence[Any]
+) -> list[tuple[Any, ...]]:
+    """Execute `build(len(keys))` with `fixed` then `keys` as parameters, compiled once per size.
+
+    Core's expanding IN re-renders the SQL on every execution; pages repeat a handful of sizes.
+    Returns the rows (none for a DELETE/UPDATE).
+    """
+    prepared = _prepared_in(session.get_bind().dialect, build, len(keys))
+    (params,) = prepared.parameters([(*fixed, *keys)])
+    result = session.connection().exec_driver_sql(prepared.sql, params)
+    return [tuple(row) for row in result] if result.returns_rows else []
+
+
+@lru_cache(maxsize=512)
+def _prepared_in(dialect: Dialect, build: InBuilder, count: int) -> Prepared:
+    stmt, names = build(count)
     return Prepared.compile(stmt, dialect, names)
 
 
