@@ -4,7 +4,7 @@ lost (tests that measure loss report it with `record_property("lost", n)`; it mu
 Loaded for every pytest run by tests/conftest.py, so `make test` (fast subset) and
 `make test-all` end with the table whenever scenario tests ran. Standalone:
 
-    python -m tests.faults.summary          # every proof of every scenario, fast ones
+    python -m tests.faults.summary          # tests/faults and every proof elsewhere, fast ones
     python -m tests.faults.summary --slow   # including the long runs (kill -9 x 30, ...)
 """
 
@@ -105,7 +105,17 @@ def main(argv: list[str]) -> int:
     from tests.faults import summary as plugin  # noqa: PLC0415 - the instance pytest registers
 
     slow = "--slow" in argv
-    code = pytest.main(["-q", "-n", "2", "-m", "" if slow else "not slow", *all_proofs()])
+    outside = [p for p in all_proofs() if not p.startswith("tests/faults/")]
+    args = [
+        "-q",
+        "-n",
+        "2",
+        "-W",
+        "ignore::pytest.PytestAssertRewriteWarning",
+        "-m",
+        "" if slow else "not slow",
+    ]
+    code = pytest.main([*args, "tests/faults", *outside])
     lost = sum(plugin.TALLY.lost.values())
     failed = any(o == "failed" for o in plugin.TALLY.outcome.values())
     return int(code) or int(failed or lost > 0)

@@ -13,6 +13,8 @@ from connector.model import Crm
 from connector.push.writes import WriteKind
 from tests.faults.invariants import losses, started
 
+STALL = 1.0  # the server applies the request this long after the client (timeout 0.3 s) gave up
+
 
 @pytest.mark.scenario(3)
 @pytest.mark.parametrize(
@@ -21,12 +23,16 @@ from tests.faults.invariants import losses, started
         pytest.param(
             "hubspot",
             "/contacts/batch/update",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="connector/push/relay.py:151: the clear of a backward lifecycle move times out, "
-                "the client's retry succeeds and the set follows, then the stalled original clear "
-                "lands last: lifecyclestage is left '' while the outbox says sent",
-            ),
+            marks=[
+                pytest.mark.slow,
+                pytest.mark.xfail(
+                    strict=False,  # timing-dependent: seen failing with a 1 s stall, passing with 3 s
+                    reason="connector/push/relay.py:151: the clear of a backward lifecycle move times "
+                    "out, the transport retry succeeds and the set follows at once, then the stalled "
+                    "original clear lands last: lifecyclestage left '' while the outbox says sent "
+                    "(the late clear lands close enough to our write to pass for its echo)",
+                ),
+            ],
         ),
         ("salesforce", "/composite/sobjects"),
     ],
@@ -37,12 +43,12 @@ def test_write_timeouts_never_duplicate(
 ) -> None:
     """The CRM applies the write after the client gave up; the retry must not apply it twice."""
     with started(tmp_path) as crms:
-        crms.faults(crm, [{"path": path, "stall_seconds": 1.0, "limit": 1}])
+        crms.faults(crm, [{"path": path, "stall_seconds": STALL, "limit": 1}])
         first = crms.cycle(crms.clients(timeout=0.3))
         stalled = [c for c in crms.write_calls() if c["crm"] == crm and path in c["path"]]
         assert stalled, "the stalled write was never sent"
         assert first.relay is not None
-        time.sleep(1.2)  # the stalled request has landed
+        time.sleep(STALL + 0.2)  # the stalled request has landed
         crms.cycle()
         lost = losses(crms)
         crms.clear_ledgers()
