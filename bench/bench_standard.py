@@ -212,7 +212,7 @@ def minimum(pulled: dict[str, int], planned: Counter[tuple[str, str]], first: bo
     return {"hubspot search": hs_search, "hubspot other": hs_other, "salesforce": sf}
 
 
-def run_phase(label: str, boxes: Sandboxes, clients: Any, db: str, first: bool) -> None:
+def run_phase(label: str, boxes: Sandboxes, clients: Any, db: str, *, first: bool, per_record: bool) -> None:
     from connector.mirror.db import open_mirror  # noqa: PLC0415
     from connector.rules.loader import load_mapping  # noqa: PLC0415
     from connector.sync import run_cycle  # noqa: PLC0415
@@ -241,8 +241,9 @@ def run_phase(label: str, boxes: Sandboxes, clients: Any, db: str, first: bool) 
     emit(NAME, f"{label}: API calls used", total_used, "calls", target=f"minimum {sum(least.values())}",
          note=", ".join(f"{k} {n}" for k, n in sorted(used.items())))  # fmt: skip
     emit(NAME, f"{label}: HubSpot 429 answers (limits enforced)", throttled, "calls")
-    if records >= 100:  # per record is meaningless for a cycle that reads next to nothing
+    if per_record:  # meaningless for a cycle that reads next to nothing
         emit(NAME, f"{label}: connector CPU per record read", cpu / records * 1e6, "µs")
+    emit(NAME, f"{label}: connector CPU per person evaluated", cpu / max(report.people, 1) * 1e6, "µs")
     emit(NAME, f"{label}: connector CPU", cpu, "s")
     emit(NAME, f"{label}: connector peak RSS so far", peak_rss_mb(), "MB")
     cores = f"load average {load:.1f} on {os.cpu_count()} cores"
@@ -280,12 +281,12 @@ def main() -> None:
             boxes.ledgers()  # the admin calls above are not the connector's
             db = f"{tmp}/mirror.db"
             clients = Clients.from_settings(boxes.settings(db))
-            run_phase("full sync", boxes, clients, db, first=True)
+            run_phase("full sync", boxes, clients, db, first=True, per_record=True)
             changed = boxes.change_people(random.Random(SEED))
             emit(NAME, "people changed between cycles", changed, "people", note=f"{CHANGE_SHARE:.0%}")
             boxes.ledgers()
-            run_phase("incremental cycle", boxes, clients, db, first=False)
-            run_phase("no-change cycle", boxes, clients, db, first=False)
+            run_phase("incremental cycle", boxes, clients, db, first=False, per_record=True)
+            run_phase("no-change cycle", boxes, clients, db, first=False, per_record=False)
         finally:
             proc.kill()
 
