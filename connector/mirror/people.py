@@ -21,6 +21,21 @@ from connector.mirror.sqlutil import chunks
 from connector.model import Crm, Person, SourceRecord, Stage, StageChange
 
 TASK_OP = "task_create"
+# what `_as_seen` reads: fetching whole rows converted two more datetimes per record for nothing
+_SEEN = [
+    t.RECORDS.c[name]
+    for name in (
+        "crm",
+        "object_type",
+        "record_id",
+        "properties",
+        "associations",
+        "modified_at",
+        "archived",
+        "deleted",
+        "merged_into",
+    )
+]
 _CLOSED_TASK_STATUSES = ("dead", "superseded")
 
 
@@ -75,13 +90,13 @@ def _load_batch(session: Session, pids: Sequence[str]) -> Iterator[Person]:
     emails: dict[str, str | None] = dict(conn.execute(people).all())
     records: dict[str, list[SourceRecord]] = defaultdict(list)
     id_emails: dict[str, list[str]] = defaultdict(list)
-    own = select(t.RECORDS, ids.person_id.label("owner"), ids.email.label("id_email")).join(
+    own = select(*_SEEN, ids.person_id.label("owner"), ids.email.label("id_email")).join(
         t.IDENTITIES,
         and_(ids.crm == rec.crm, ids.object_type == rec.object_type, ids.record_id == rec.record_id),
     )
     for row in conn.execute(
         own.where(ids.person_id.in_(pids)).order_by(rec.crm, rec.object_type, rec.record_id)
-    ):
+    ).all():
         records[row.owner].append(_as_seen(row))
         if row.id_email:
             id_emails[row.owner].append(row.id_email)
@@ -117,7 +132,7 @@ def _deals(session: Session, pids: Sequence[str]) -> dict[str, list[SourceRecord
     owners: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)  # (crm, type) -> id -> person
     for part in chunks(pids):
         stmt = select(ids.crm, ids.object_type, ids.record_id, ids.person_id).where(ids.person_id.in_(part))
-        for crm, object_type, record_id, owner in conn.execute(stmt):
+        for crm, object_type, record_id, owner in conn.execute(stmt).all():
             owners[(crm, object_type)][record_id] = owner
     wanted: dict[tuple[str, str], dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     for (crm, object_type), members in owners.items():
@@ -125,23 +140,21 @@ def _deals(session: Session, pids: Sequence[str]) -> dict[str, list[SourceRecord
             deal_declares = select(links.object_type, links.record_id, links.to_id).where(
                 links.crm == crm, links.to_type == object_type, links.to_id.in_(part)
             )
-            for deal_type, deal_id, member in conn.execute(deal_declares):
+            for deal_type, deal_id, member in conn.execute(deal_declares).all():
                 if (Crm(crm), deal_type) in DEAL_TYPES:
                     wanted[(crm, deal_type)][deal_id].add(members[member])
             person_declares = select(links.record_id, links.to_type, links.to_id).where(
                 links.crm == crm, links.object_type == object_type, links.record_id.in_(part)
             )
-            for member, deal_type, deal_id in conn.execute(person_declares):
+            for member, deal_type, deal_id in conn.execute(person_declares).all():
                 if (Crm(crm), deal_type) in DEAL_TYPES:
                     wanted[(crm, deal_type)][deal_id].add(members[member])
     found: dict[str, dict[tuple[str, str, str], SourceRecord]] = defaultdict(dict)
     rec = t.RECORDS.c
     for (crm, deal_type), deals in wanted.items():
         for part in chunks(list(deals)):
-            stmt = select(t.RECORDS).where(
-                rec.crm == crm, rec.object_type == deal_type, rec.record_id.in_(part)
-            )
-            for row in conn.execute(stmt):
+            stmt = select(*_SEEN).where(rec.crm == crm, rec.object_type == deal_type, rec.record_id.in_(part))
+            for row in conn.execute(stmt).all():
                 for owner in deals[row.record_id]:
                     found[owner][(row.crm, row.object_type, row.record_id)] = _as_seen(row)
     return {pid: [deals[k] for k in sorted(deals)] for pid, deals in found.items()}
@@ -152,14 +165,14 @@ def _stages(session: Session, pids: Sequence[str]) -> tuple[dict[str, Stage], di
     conn = session.connection()
     stages = {
         pid: Stage(stage)
-        for pid, stage in conn.execute(select(st.person_id, st.stage).where(st.person_id.in_(pids)))
+        for pid, stage in conn.execute(select(st.person_id, st.stage).where(st.person_id.in_(pids))).all()
     }
     history: dict[str, list[StageChange]] = defaultdict(list)
     rows = conn.execute(
         select(hist.person_id, hist.stage, hist.entered_at, hist.rule_id)
         .where(hist.person_id.in_(pids))
         .order_by(hist.person_id, hist.entered_at, hist.id)
-    )
+    ).all()
     for pid, stage, at, rule in rows:
         history[pid].append(StageChange(Stage(stage), at, rule))
     return stages, history
