@@ -48,6 +48,7 @@ SCENARIOS: tuple[Scenario, ...] = (
              "successes committed, failures dead-lettered", (
         f"{PUSH}::test_per_record_failures_are_dead_lettered_and_only_they_are_retried",
         f"{FAULTS}/test_writes.py::test_salesforce_partial_failure_is_dead_lettered",
+        f"{FAULTS}/test_push_partial.py::test_one_invalid_value_is_isolated_and_the_rest_of_the_batch_lands",
     )),
     Scenario(5, "kill -9 mid-pull, mid-push, between CRM 2xx and local commit",
              "restart: nothing lost, no duplicate tasks, integrity_check ok", (
