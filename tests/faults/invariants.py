@@ -10,7 +10,7 @@ import json
 import random
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +27,7 @@ from connector.push.writes import WriteKind
 from tests.contract.push.harness import Crms, outbox, start_crms
 
 ROOT = Path(__file__).resolve().parents[2]
+RecordProperty = Callable[[str, object], None]  # the record_property fixture
 SETTLED = frozenset({"sent", "dead", "conflict", "superseded"})
 
 

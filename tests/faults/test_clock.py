@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.contract.push.harness import Crms
-from tests.faults.invariants import losses, run_child, started
+from tests.faults.invariants import RecordProperty, losses, run_child, started
 
 SCORE = "77"
 
@@ -57,7 +57,7 @@ def missed(crms: Crms, edited: dict[str, list[str]]) -> list[str]:
     "skew_minutes", [10, pytest.param(-10, marks=pytest.mark.slow)], ids=["ahead", "behind"]
 )
 def test_skewed_clock_misses_nothing(
-    tmp_path: Path, skew_minutes: int, record_property: pytest.RecordProperty
+    tmp_path: Path, skew_minutes: int, record_property: RecordProperty
 ) -> None:
     with started(tmp_path) as crms:
         skew = timedelta(minutes=skew_minutes)
@@ -74,7 +74,7 @@ def test_skewed_clock_misses_nothing(
 @pytest.mark.parametrize(
     "tz", ["America/Los_Angeles", pytest.param("Asia/Kathmandu", marks=pytest.mark.slow)]
 )
-def test_non_utc_host_misses_nothing(tmp_path: Path, tz: str, record_property: pytest.RecordProperty) -> None:
+def test_non_utc_host_misses_nothing(tmp_path: Path, tz: str, record_property: RecordProperty) -> None:
     with started(tmp_path) as crms:
         code, err = run_child(crms, env={"TZ": tz})
         assert code == 0, err[-1500:]

@@ -20,6 +20,7 @@ import pytest
 from connector.push.crash import ENV
 from tests.contract.push.harness import Crms
 from tests.faults.invariants import (
+    RecordProperty,
     child,
     losses,
     mid_crash_problems,
@@ -58,7 +59,7 @@ def kill_somewhere(crms: Crms, rng: random.Random) -> str:
 
 @pytest.mark.scenario(5)
 @pytest.mark.parametrize("runs", [3, pytest.param(30, marks=pytest.mark.slow)])
-def test_kill_9_at_random_points(tmp_path: Path, runs: int, record_property: pytest.RecordProperty) -> None:
+def test_kill_9_at_random_points(tmp_path: Path, runs: int, record_property: RecordProperty) -> None:
     seed = random.randrange(10**6)
     rng = random.Random(seed)
     lost: list[str] = []
@@ -77,9 +78,7 @@ def test_kill_9_at_random_points(tmp_path: Path, runs: int, record_property: pyt
 
 @pytest.mark.scenario(17)
 @pytest.mark.slow
-def test_faults_interleaved_with_work_converge(
-    tmp_path: Path, record_property: pytest.RecordProperty
-) -> None:
+def test_faults_interleaved_with_work_converge(tmp_path: Path, record_property: RecordProperty) -> None:
     """Storms, stalls and kills in random order between rounds of work; the end state is the rules'."""
     seed = random.randrange(10**6)
     rng = random.Random(seed)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.contract.push.harness import Crms
-from tests.faults.invariants import losses, started
+from tests.faults.invariants import RecordProperty, losses, started
 
 HOSTILE = "x' OR Name != null OR Name = '\\"  # quote, SOQL operators, a trailing backslash
 # Unknown lifecycle values cannot be created through the API (HubSpot validates the option); the
@@ -49,9 +49,7 @@ def mirrored(crms: Crms, crm: str, rid: str) -> dict[str, Any] | None:
 
 
 @pytest.mark.scenario(13)
-def test_malformed_records_do_not_stop_the_cycle(
-    tmp_path: Path, record_property: pytest.RecordProperty
-) -> None:
+def test_malformed_records_do_not_stop_the_cycle(tmp_path: Path, record_property: RecordProperty) -> None:
     with started(tmp_path) as crms:
         crms.cycle()
         ids = {name: create_contact(crms, props) for name, props in MALFORMED_CONTACTS.items()}
@@ -91,9 +89,7 @@ def test_a_value_that_is_not_valid_unicode_is_skipped_not_fatal(tmp_path: Path) 
 
 
 @pytest.mark.scenario(14)
-def test_soql_injection_in_field_values_is_inert(
-    tmp_path: Path, record_property: pytest.RecordProperty
-) -> None:
+def test_soql_injection_in_field_values_is_inert(tmp_path: Path, record_property: RecordProperty) -> None:
     with started(tmp_path) as crms:
         crms.cycle()
         leads_before = len(crms.sf_app.store.live("Lead"))

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.contract.push.harness import Crms, outbox
-from tests.faults.invariants import ROOT, child, losses, run_child, settled_to_rules, started
+from tests.faults.invariants import ROOT, RecordProperty, child, losses, run_child, settled_to_rules, started
 
 
 def crm_writes_without_outbox_rows(crms: Crms) -> list[str]:
@@ -43,7 +43,7 @@ def limited(max_bytes: int) -> Callable[[], None]:
     return apply
 
 
-def recovered(crms: Crms, record_property: pytest.RecordProperty) -> None:
+def recovered(crms: Crms, record_property: RecordProperty) -> None:
     code, err = run_child(crms)
     assert code == 0, err[-1500:]
     lost = losses(crms) + settled_to_rules(crms)
@@ -56,7 +56,7 @@ def recovered(crms: Crms, record_property: pytest.RecordProperty) -> None:
     "kib", [pytest.param(64, marks=pytest.mark.slow), 256, pytest.param(768, marks=pytest.mark.slow)]
 )  # the child dies at different points of the cycle
 def test_full_disk_writes_nothing_without_an_outbox_row(
-    tmp_path: Path, kib: int, record_property: pytest.RecordProperty
+    tmp_path: Path, kib: int, record_property: RecordProperty
 ) -> None:
     with started(tmp_path) as crms:
         proc = subprocess.run(
@@ -89,9 +89,7 @@ def hold_write_lock(db: Path, seconds: float) -> threading.Thread:
 
 
 @pytest.mark.scenario(16)
-def test_locked_database_writes_nothing_to_a_crm(
-    tmp_path: Path, record_property: pytest.RecordProperty
-) -> None:
+def test_locked_database_writes_nothing_to_a_crm(tmp_path: Path, record_property: RecordProperty) -> None:
     """Another writer holds the lock as the cycle starts: it waits (busy timeout), then completes.
 
     (A lock held past the 30 s busy timeout was also tolerated when tried: the cycle waited it out.)

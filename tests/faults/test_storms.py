@@ -11,7 +11,7 @@ import pytest
 from connector.errors import ConnectorError
 from connector.mirror.cursors import all_cursors
 from tests.contract.push.harness import Crms
-from tests.faults.invariants import losses, started, work
+from tests.faults.invariants import RecordProperty, losses, started, work
 
 
 def cursors(crms: Crms) -> dict[str, tuple[str, str | None]]:
@@ -35,7 +35,7 @@ def converged_and_quiet(crms: Crms) -> list[str]:
 @pytest.mark.scenario(1)
 @pytest.mark.parametrize("retry_after", [0.05, None], ids=["with-retry-after", "without-retry-after"])
 def test_rate_limit_storm_on_a_whole_cycle(
-    tmp_path: Path, retry_after: float | None, record_property: pytest.RecordProperty
+    tmp_path: Path, retry_after: float | None, record_property: RecordProperty
 ) -> None:
     """30% of every HubSpot call answers 429 TEN_SECONDLY; the cycle completes with nothing lost."""
     with started(tmp_path) as crms:
@@ -57,7 +57,7 @@ def test_rate_limit_storm_on_a_whole_cycle(
 
 @pytest.mark.scenario(2)
 def test_search_outage_fails_the_cycle_and_keeps_the_cursor(
-    tmp_path: Path, record_property: pytest.RecordProperty
+    tmp_path: Path, record_property: RecordProperty
 ) -> None:
     """Search answers 503 past the retry cap: the cycle fails, writes nothing, keeps HubSpot's
     cursors; the next run reads the edits made meanwhile."""

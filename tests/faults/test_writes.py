@@ -11,7 +11,7 @@ import pytest
 from connector.mirror.outbox import dead_letters
 from connector.model import Crm
 from connector.push.writes import WriteKind
-from tests.faults.invariants import losses, started
+from tests.faults.invariants import RecordProperty, losses, started
 
 STALL = 1.0  # the server applies the request this long after the client (timeout 0.3 s) gave up
 
@@ -39,7 +39,7 @@ STALL = 1.0  # the server applies the request this long after the client (timeou
     ids=["hubspot-clear-then-set", "salesforce-collection"],
 )
 def test_write_timeouts_never_duplicate(
-    tmp_path: Path, crm: str, path: str, record_property: pytest.RecordProperty
+    tmp_path: Path, crm: str, path: str, record_property: RecordProperty
 ) -> None:
     """The CRM applies the write after the client gave up; the retry must not apply it twice."""
     with started(tmp_path) as crms:
@@ -59,9 +59,7 @@ def test_write_timeouts_never_duplicate(
 
 
 @pytest.mark.scenario(4)
-def test_salesforce_partial_failure_is_dead_lettered(
-    tmp_path: Path, record_property: pytest.RecordProperty
-) -> None:
+def test_salesforce_partial_failure_is_dead_lettered(tmp_path: Path, record_property: RecordProperty) -> None:
     with started(tmp_path) as crms:
         queued = crms.cycle(push=False)
         stages = [w for w in queued.planned if w.crm is Crm.SALESFORCE and w.kind is WriteKind.STAGE]
