@@ -52,9 +52,20 @@ def _record_lookup_indexes(conn: Connection) -> None:
         conn.exec_driver_sql(ddl)
 
 
+def _links_by_target_covering(conn: Connection) -> None:
+    """`load_people` finds deals that declare a person by (crm, to_type, to_id). Without the source
+    columns in that index SQLite preferred the primary key on `crm` alone: a scan of every link
+    per batch, quadratic over a full load."""
+    conn.exec_driver_sql(
+        "CREATE INDEX IF NOT EXISTS ix_record_links_to_from"
+        " ON record_links (crm, to_type, to_id, object_type, record_id)"
+    )
+
+
 MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (1, "initial schema", _initial_schema),
     (2, "lookup indexes", _record_lookup_indexes),
+    (3, "covering index for links by target", _links_by_target_covering),
 )
 
 

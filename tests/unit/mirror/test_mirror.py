@@ -331,3 +331,22 @@ def test_bulk_writes_store_datetimes_like_sqlalchemy(
     with sqlite3.connect(db_url.removeprefix("sqlite:///")) as raw:
         (stored,) = raw.execute(f"SELECT {column} FROM {table}").fetchone()
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}", stored), stored
+
+
+def test_a_version_2_database_upgrades_and_finds_deals_by_target_through_an_index(
+    mirror: Mirror, db_url: str
+) -> None:
+    page(mirror, SourceRecord(Crm.HUBSPOT, "deals", "d1", {}, T0, associations={"contacts": ("1",)}))
+    with sqlite3.connect(db_url.removeprefix("sqlite:///")) as raw:  # back to the schema before 3
+        raw.execute("DROP INDEX ix_record_links_to_from")
+        raw.execute("DELETE FROM schema_migrations WHERE version = 3")
+    assert migrate(mirror.engine) == [3]
+    assert count(mirror, t.LINKS) == 1
+    query = (
+        "SELECT object_type, record_id FROM record_links WHERE crm = ? AND to_type = ? AND to_id IN (?, ?)"
+    )
+    with sqlite3.connect(db_url.removeprefix("sqlite:///")) as raw:
+        plan = " ".join(
+            row[3] for row in raw.execute(f"EXPLAIN QUERY PLAN {query}", ("hubspot", "contacts", "1", "2"))
+        )
+    assert "ix_record_links_to_from" in plan, plan
