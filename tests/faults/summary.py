@@ -25,7 +25,7 @@ class _Tally:
     outcome: dict[str, str] = field(default_factory=dict)  # nodeid -> passed/failed/skipped
     scenarios: dict[str, list[int]] = field(default_factory=dict)
     lost: dict[str, int] = field(default_factory=dict)
-    known_lost: dict[str, int] = field(default_factory=dict)  # by strict-xfail tests of known bugs
+    known_lost: dict[str, int] = field(default_factory=dict)  # by xfail tests of known bugs
 
 
 TALLY = _Tally()
@@ -51,7 +51,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if "lost" in props:
         counted = TALLY.known_lost if hasattr(report, "wasxfail") or previous == "xfail" else TALLY.lost
         counted[report.nodeid] = int(props["lost"])
-    if hasattr(report, "wasxfail"):  # a known bug, documented by a strict xfail: counted apart
+    if hasattr(report, "wasxfail"):  # a known bug, documented by an xfail: counted apart
         TALLY.outcome[report.nodeid] = "xfail"
         TALLY.known_lost.setdefault(report.nodeid, 0)
     elif report.failed:
@@ -86,7 +86,7 @@ def summary_lines() -> list[str]:
     )
     if TALLY.known_lost:
         lines.append(
-            f"known bugs (strict xfail): {len(TALLY.known_lost)} tests, "
+            f"known bugs (xfail): {len(TALLY.known_lost)} tests, "
             f"{sum(TALLY.known_lost.values())} writes lost there; see their reasons above"
         )
     return lines
