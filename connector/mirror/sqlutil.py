@@ -34,9 +34,22 @@ def now_utc() -> datetime:
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
+_ESCAPED = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
+
+
 def dumps(value: Any) -> str:
-    """Canonical JSON (sorted keys, compact) so equal values store and hash identically."""
-    return _CANONICAL.encode(value)  # one shared encoder: json.dumps builds a new one per call
+    """Canonical JSON (sorted keys, compact) so equal values store and hash identically.
+
+    Text that is not valid Unicode (a lone surrogate: bad UTF-8 upstream, sent as JSON "\\udc80")
+    cannot be stored as UTF-8; such a value is kept \\u-escaped instead, losslessly, so one bad
+    record never fails its page (and, its cursor stuck, every later cycle).
+    """
+    out = _CANONICAL.encode(value)  # one shared encoder: json.dumps builds a new one per call
+    try:
+        out.encode()
+    except UnicodeEncodeError:
+        return _ESCAPED.encode(value)
+    return out
 
 
 def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
