@@ -14,7 +14,9 @@ from typing import Literal
 from connector.errors import ConfigError
 from connector.model import Crm
 
-_HS_LIFECYCLE = (
+# HubSpot's default lifecycle order ('other' last): the stage-date properties, and the write side's
+# forward-only check, both follow it.
+HS_LIFECYCLE_ORDER = (
     "subscriber",
     "lead",
     "marketingqualifiedlead",
@@ -67,7 +69,7 @@ HS_CONTACT_PROPS = (
     "createdate",
     "lastmodifieddate",
     "hs_merged_object_ids",
-    *(f"hs_v2_date_entered_{s}" for s in _HS_LIFECYCLE),
+    *(f"hs_v2_date_entered_{s}" for s in HS_LIFECYCLE_ORDER),
 )
 HS_DEAL_PROPS = (
     "dealname",

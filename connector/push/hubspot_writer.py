@@ -15,6 +15,7 @@ from datetime import UTC
 from typing import Any
 
 from connector.crm.clients import HubSpotConnection
+from connector.crm.streams import HS_LIFECYCLE_ORDER
 from connector.errors import RetryableError
 from connector.model import Crm, TaskDecision
 from connector.push.writes import Outcome, PlannedWrite, WriteResult
@@ -22,18 +23,8 @@ from connector.push.writes import Outcome, PlannedWrite, WriteResult
 KEY_PROPERTY = "revops_idempotency_key"
 BATCH = 100
 SEARCH_IN_MAX = 100  # values per IN filter
-# HubSpot's default lifecycle order ('other' last); a move to an earlier value is refused (silently,
-# in v1) unless the property is cleared first.
-LIFECYCLE_ORDER = (
-    "subscriber",
-    "lead",
-    "marketingqualifiedlead",
-    "salesqualifiedlead",
-    "opportunity",
-    "customer",
-    "evangelist",
-    "other",
-)
+# A move to an earlier value is refused (silently, in v1) unless the property is cleared first.
+LIFECYCLE_ORDER = HS_LIFECYCLE_ORDER
 _FORWARD_ONLY = {"lifecyclestage"}
 # Task -> object association types (HubSpot-defined ids from the client's AssociationType enum).
 _TASK_ASSOCIATION = {"contacts": 204, "deals": 216, "companies": 192}
