@@ -1,10 +1,10 @@
 """Drain the outbox into the CRMs in each CRM's largest batches, recording every attempt.
 
 Order per CRM: judge each queued write against the mirror (conflict / already applied / send),
-resolve ambiguous HubSpot tasks by key lookup, then send HubSpot clears before sets (a backward
-lifecycle move is two ordered requests), then stage sets, then tasks. Each batch is marked as
-attempted and committed *before* the request, so a crash anywhere leaves either an unsent row or
-an ambiguous one, never a lost or forgotten write.
+resolve ambiguous HubSpot tasks by key lookup and ambiguous clears by the mirror, then send
+HubSpot clears before sets (a backward lifecycle move is two ordered requests), then stage sets,
+then tasks. Each batch is marked as attempted and committed *before* the request, so a crash
+anywhere leaves either an unsent row or an ambiguous one, never a lost or forgotten write.
 
 Failure kinds (connector.errors) decide what happens: RetryableError (after the single retry
 policy gave up) leaves the rows queued; FatalError on a batch is bisected down to the record that
@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, TypeVar
 
@@ -99,8 +99,9 @@ class Relay:
     store: OutboxStore
     writers: Mapping[Crm, Writer]
     quota_share: float = 0.8  # stop pushing once this share of the daily allowance is used
-    # An ambiguous task not found by key is re-created only once its last attempt is this old:
-    # longer than a request can stay in flight plus HubSpot's search-index delay.
+    # An ambiguous task not found by key is re-created, and an ambiguous clear not yet seen in
+    # the mirror re-sent, only once its last attempt is this old: longer than a request can stay
+    # in flight plus HubSpot's search-index delay.
     ambiguous_grace: timedelta = timedelta(minutes=2)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
@@ -133,7 +134,11 @@ class Relay:
                 continue
             verdict = judge(write, current.get(write.key))
             if verdict.verdict is Verdict.SEND:
-                sends.append(write)
+                resumed = self._resume(row, current.get(write.key)) if row.ambiguous else write
+                if resumed is None:
+                    report.outcomes[Outcome.UNKNOWN.value] += 1
+                else:
+                    sends.append(resumed)
             else:
                 outcome = Outcome.SENT if verdict.verdict is Verdict.APPLIED else Outcome.CONFLICT
                 settled.append(WriteResult(write.key, outcome, crm_id=write.record_id, error=verdict.reason))
@@ -157,6 +162,22 @@ class Relay:
             self._batch(writer, report, chunk, "stage", writer.update)
         for chunk in _chunks(tasks, writer.task_batch, by_type=False):
             self._batch(writer, report, chunk, "task", writer.create_tasks)
+
+    def _resume(self, row: Queued, current: Mapping[str, str | None] | None) -> PlannedWrite | None:
+        """What to send for a stage write whose last attempt got no answer; None: nothing yet.
+
+        A backward move's clear that timed out may still be in flight: landing after our set, it
+        would empty the field. Once the mirror shows the field cleared, only the set is left;
+        until then the write waits `ambiguous_grace`, as an ambiguous task does.
+        """
+        write = row.write
+        if not write.clear_first:
+            return write  # a set alone may be re-sent freely: same value
+        if current is not None and all(not current.get(f) for f in write.clear_first):
+            return replace(write, clear_first=())
+        if row.last_attempt_at is None or row.last_attempt_at <= self.clock() - self.ambiguous_grace:
+            return write
+        return None
 
     def _look_up(
         self, writer: Writer, report: CrmReport, rows: Sequence[Queued]

@@ -5,50 +5,29 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from connector.mirror.outbox import dead_letters
 from connector.model import Crm
 from connector.push.writes import WriteKind
+from tests.contract.push.harness import Crms
 from tests.faults.invariants import RecordProperty, losses, started
 
 STALL = 1.0  # the server applies the request this long after the client (timeout 0.3 s) gave up
+CLEAR_STALL = 4.0  # long enough that the next cycle runs while the stalled clear is in flight
+UPDATE = "/contacts/batch/update"
 
 
 @pytest.mark.scenario(3)
-@pytest.mark.parametrize(
-    ("crm", "path"),
-    [
-        pytest.param(
-            "hubspot",
-            "/contacts/batch/update",
-            marks=[
-                pytest.mark.slow,
-                pytest.mark.xfail(
-                    strict=False,  # timing-dependent: seen failing with a 1 s stall, passing with 3 s
-                    reason="connector/push/relay.py:151: the clear of a backward lifecycle move times "
-                    "out, the transport retry succeeds and the set follows at once, then the stalled "
-                    "original clear lands last: lifecyclestage left '' while the outbox says sent "
-                    "(the late clear lands close enough to our write to pass for its echo)",
-                ),
-            ],
-        ),
-        ("salesforce", "/composite/sobjects"),
-    ],
-    ids=["hubspot-clear-then-set", "salesforce-collection"],
-)
-def test_write_timeouts_never_duplicate(
-    tmp_path: Path, crm: str, path: str, record_property: RecordProperty
-) -> None:
+def test_salesforce_write_timeout_never_duplicates(tmp_path: Path, record_property: RecordProperty) -> None:
     """The CRM applies the write after the client gave up; the retry must not apply it twice."""
     with started(tmp_path) as crms:
-        crms.faults(crm, [{"path": path, "stall_seconds": STALL, "limit": 1}])
-        first = crms.cycle(crms.clients(timeout=0.3))
-        stalled = [c for c in crms.write_calls() if c["crm"] == crm and path in c["path"]]
-        assert stalled, "the stalled write was never sent"
-        assert first.relay is not None
+        crms.faults("salesforce", [{"path": "/composite/sobjects", "stall_seconds": STALL, "limit": 1}])
+        crms.cycle(crms.clients(timeout=0.3))
         time.sleep(STALL + 0.2)  # the stalled request has landed
+        assert _stalled(crms, "salesforce", "/composite/sobjects", STALL), "the stalled write was never sent"
         crms.cycle()
         lost = losses(crms)
         crms.clear_ledgers()
@@ -56,6 +35,43 @@ def test_write_timeouts_never_duplicate(
         lost += [f"still writing: {c['path']}" for c in crms.write_calls()]
         record_property("lost", len(lost))
         assert lost == []
+
+
+@pytest.mark.scenario(3)
+def test_hubspot_clear_that_times_out_is_never_overtaken_by_its_set(
+    tmp_path: Path, record_property: RecordProperty
+) -> None:
+    """A backward lifecycle move is a clear, then a set. The clear times out, but HubSpot applies
+    it later: a set sent before then would be emptied by it. The next cycle, run while the clear
+    is still in flight, must wait; once the mirror shows the field cleared, only the set follows."""
+    with started(tmp_path) as crms:
+        crms.faults("hubspot", [{"path": UPDATE, "stall_seconds": CLEAR_STALL, "limit": 1}])
+        first = crms.cycle(crms.clients(timeout=0.3))
+        ambiguous = first.count_outcome("unknown", Crm.HUBSPOT)
+        assert ambiguous, "no backward move in the seeded world: nothing was cleared"
+
+        crms.cycle()  # at once: the stalled clear is still in flight
+        _wait_until_stalled_lands(crms, "hubspot", UPDATE, CLEAR_STALL)
+        crms.cycle()
+        lost = losses(crms)
+        crms.clear_ledgers()
+        crms.cycle()
+        lost += [f"still writing: {c['path']}" for c in crms.write_calls()]
+        record_property("lost", len(lost))
+        assert lost == []
+
+
+def _stalled(crms: Crms, crm: str, path: str, stall: float) -> list[dict[str, Any]]:
+    """The stalled calls the sandbox has finished (its ledger records a call once it is applied)."""
+    calls = crms.write_calls()
+    return [c for c in calls if c["crm"] == crm and path in c["path"] and c["ms"] >= stall * 1000]
+
+
+def _wait_until_stalled_lands(crms: Crms, crm: str, path: str, stall: float, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not _stalled(crms, crm, path, stall):
+        assert time.monotonic() < deadline, "the stalled request never finished"
+        time.sleep(0.1)
 
 
 @pytest.mark.scenario(4)
