@@ -2,6 +2,8 @@
 
 Each benchmark runs in a fresh interpreter so peak-RSS figures are its own.
 Usage: python -m bench [NAME ...]   (names without the bench_ prefix, e.g. `rules pull`)
+A full run writes results/latest.{json,md}; a run of some benchmarks writes results/partial.*,
+so the committed table always comes from one complete run.
 """
 
 from __future__ import annotations
@@ -24,8 +26,13 @@ def _machine() -> str:
 
 
 def main(argv: list[str]) -> int:
-    wanted = set(argv)
-    scripts = sorted(p for p in HERE.glob("bench_*.py") if not wanted or p.stem[6:] in wanted)
+    wanted = {name.removeprefix("bench_") for name in argv}
+    known = {p.stem[6:]: p for p in HERE.glob("bench_*.py")}
+    if unknown := sorted(wanted - known.keys()):
+        print(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}", file=sys.stderr)
+        return 2
+    scripts = sorted(p for name, p in known.items() if not wanted or name in wanted)
+    out = "partial" if wanted and wanted != known.keys() else "latest"
     RESULTS.mkdir(exist_ok=True)
     raw = RESULTS / "latest.jsonl.tmp"
     raw.unlink(missing_ok=True)
@@ -44,7 +51,7 @@ def main(argv: list[str]) -> int:
     records = [json.loads(line) for line in raw.read_text().splitlines()] if raw.exists() else []
     raw.unlink(missing_ok=True)
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    (RESULTS / "latest.json").write_text(
+    (RESULTS / f"{out}.json").write_text(
         json.dumps({"machine": _machine(), "when": stamp, "results": records}, indent=1) + "\n"
     )
     lines = [
@@ -57,7 +64,7 @@ def main(argv: list[str]) -> int:
             for r in records
         ),
     ]
-    (RESULTS / "latest.md").write_text("\n".join(lines) + "\n")
+    (RESULTS / f"{out}.md").write_text("\n".join(lines) + "\n")
     print("\n" + "\n".join(lines))
     if failed:
         print(f"\nbenchmarks that failed: {', '.join(failed)}", file=sys.stderr)
