@@ -29,7 +29,8 @@ def main(argv: list[str]) -> int:
     wanted = {name.removeprefix("bench_") for name in argv}
     known = {p.stem[6:]: p for p in HERE.glob("bench_*.py")}
     if unknown := sorted(wanted - known.keys()):
-        print(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}", file=sys.stderr)
+        names = ", ".join(sorted(known))
+        print(f"unknown benchmark(s): {', '.join(unknown)}; known: {names}", file=sys.stderr)
         return 2
     scripts = sorted(p for name, p in known.items() if not wanted or name in wanted)
     out = "partial" if wanted and wanted != known.keys() else "latest"
