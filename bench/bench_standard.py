@@ -255,8 +255,30 @@ def run_phase(label: str, boxes: Sandboxes, clients: Any, db: str, *, first: boo
         target=f"floor {floor:.1f} s",
         note=cores,
     )
+    if report.planned:
+        push_efficiency(label, ledgers, planned, sum(1 for w in report.planned if w.clear_first))
     if report.dead:
         emit(NAME, f"{label}: dead letters", report.dead, "writes")
+
+
+def push_efficiency(
+    label: str, ledgers: dict[str, Any], planned: Counter[tuple[str, str]], clears: int
+) -> None:
+    """Write calls answered (not 429) against issue 5's floors: HubSpot ceil(T/100) + ceil(K/100),
+    plus one request per 100 backward moves (the clear); Salesforce ceil((T+K)/200)."""
+    for crm in ("hubspot", "salesforce"):
+        t, k = planned[crm, "stage"], planned[crm, "task"]
+        calls = sum(1 for e in ledgers[crm] if classify(crm, e) == "write" and e["status"] != 429)
+        if crm == "hubspot":
+            floor = f"minimum {math.ceil(t / 100) + math.ceil(k / 100)}"
+            floor += f" + {math.ceil(clears / 100)} for the clears" if clears else ""
+        else:
+            least = math.ceil((t + k) / 200)
+            split = math.ceil(t / 200) + math.ceil(k / 200)  # the Task upsert is its own request
+            floor = f"minimum {least}"
+            floor += f" ({split} with tasks on their upsert endpoint)" if split > least else ""
+        emit(NAME, f"{label}: {crm} write calls", calls, "calls", target=floor, note=f"T {t}, K {k}")
+        emit(NAME, f"{label}: {crm} writes per call", (t + k) / max(calls, 1), "writes/call")
 
 
 def main() -> None:
