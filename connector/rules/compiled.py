@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from connector.model import LADDER, Crm, Stage, ladder_rank
 from connector.rules.conditions import Check, compile_condition, duration, fields_read
-from connector.rules.fields import DEAL_FIELDS, PARSERS
+from connector.rules.fields import DEAL_FIELDS, PARSERS, BadValueError
 from connector.rules.schema import FieldDef, MappingFile, Phase, TaskSpec
 
 RANK_NONE = -2  # a person with no canonical stage yet sits below every stage, side states included
@@ -38,6 +38,34 @@ class Source:
     kind: str
     parse: Callable[[str], Any] | None  # None for enum/stage: read through `values`
     values: MappingProxyType[str, str] | None
+
+
+Convert = Callable[[str], Any]  # raw CRM text -> typed value; raises BadValueError
+# How to read one canonical field: CRMs in precedence order, and per (crm, object type) the
+# property plus its converter (None: the raw text is the value). Plain dicts: this is looked up
+# for every field an evaluation reads, and a MappingProxyType look-up costs a method call.
+Reader = tuple[tuple[Crm, ...], dict[tuple[Crm, str], tuple[str, Convert | None]]]
+# Stage-typed properties one (crm, object type) carries: (field, property, raw value -> Stage).
+StageRead = tuple[str, str, dict[str, Stage]]
+
+
+def _lookup(values: MappingProxyType[str, str]) -> Convert:
+    """An enum/stage value map as a converter: an unknown value is a bad value."""
+    table = dict(values)
+
+    def convert(raw: str) -> Any:
+        canonical = table.get(raw)
+        if canonical is None:
+            raise BadValueError(f"unknown value {raw!r}")
+        return canonical
+
+    return convert
+
+
+def _converter(src: Source) -> Convert | None:
+    if src.values is not None:
+        return _lookup(src.values)
+    return None if src.parse is None or src.kind == "string" else src.parse
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,12 +129,13 @@ class DealSpec:
     pipeline_property: str | None
     default_pipeline: str
     pipelines: MappingProxyType[str, MappingProxyType[str, Phase]]
+    phases: dict[str, dict[str, Phase]]  # `pipelines` as plain dicts, for phase_of
 
     def phase_of(self, props: Any) -> Phase | None:
         """A deal's phase from its pipeline and stage value (unknown pipeline: the default's map)."""
         named = props.get(self.pipeline_property) if self.pipeline_property else None
-        pipeline = named or self.default_pipeline
-        stages = self.pipelines.get(pipeline) or self.pipelines.get(self.default_pipeline)
+        phases = self.phases
+        stages = phases.get(named or self.default_pipeline) or phases.get(self.default_pipeline)
         return stages.get(props.get(self.stage_property) or "") if stages else None
 
 
@@ -132,6 +161,11 @@ class Mapping:
     by_stage: MappingProxyType[Stage | None, StageRules]
     write: MappingProxyType[tuple[Crm, str], MappingProxyType[Stage, tuple[tuple[str, str], ...]]]
     owner_props: MappingProxyType[tuple[Crm, str], str]
+    # Evaluation tables: the tables above, as plain dicts shaped for the engine's look-ups.
+    # Never mutated after compile_mapping.
+    readers: dict[str, Reader]
+    stage_reads: dict[tuple[Crm, str], tuple[StageRead, ...]]
+    rules_for: dict[Stage | None, StageRules]
 
     def order_for(self, field: str) -> tuple[Crm, ...]:
         """CRM precedence for one canonical field."""
@@ -189,6 +223,37 @@ def _timer_fields(rule: Any) -> tuple[str, ...]:
     return tuple(f for f in (since, getattr(rule, "satisfied_by", None)) if f)
 
 
+def _readers(sources: dict[tuple[Crm, str], tuple[Source, ...]], model: MappingFile) -> dict[str, Reader]:
+    default = tuple(model.precedence.default)
+    precedence = {k: tuple(v) for k, v in model.precedence.fields.items()}
+    return {
+        name: (
+            precedence.get(name, default),
+            {
+                key: (src.prop, _converter(src))
+                for key, srcs in sources.items()
+                for src in srcs
+                if src.field == name
+            },
+        )
+        for name in model.fields
+    }
+
+
+def _stage_reads(
+    sources: dict[tuple[Crm, str], tuple[Source, ...]],
+) -> dict[tuple[Crm, str], tuple[StageRead, ...]]:
+    table = {
+        key: tuple(
+            (src.field, src.prop, {raw: Stage(value) for raw, value in src.values.items()})
+            for src in srcs
+            if src.kind == "stage" and src.values is not None
+        )
+        for key, srcs in sources.items()
+    }
+    return {key: reads for key, reads in table.items() if reads}
+
+
 def compile_mapping(model: MappingFile, version: str) -> Mapping:
     """Turn a semantically checked MappingFile into the evaluation tables."""
     advance = sorted(
@@ -227,6 +292,15 @@ def compile_mapping(model: MappingFile, version: str) -> Mapping:
     every_read = {f for a in advance for f in a.reads} | {f for r in timed_rules for f in r.reads}
     owner = model.fields.get("owner_id")
     sources = _sources(model.fields)
+    rules_for = {
+        stage: StageRules(
+            tuple(r for r in advance if r.applies(stage)),
+            tuple(r for r in churn if stage in r.from_),
+            tuple(r for r in recycle if stage in r.from_),
+            tuple(r for r in tasks if stage in r.from_),
+        )
+        for stage in (None, *Stage)
+    }
     return Mapping(
         name=model.name,
         version=version,
@@ -255,6 +329,7 @@ def compile_mapping(model: MappingFile, version: str) -> Mapping:
                     d.pipeline_property,
                     d.default_pipeline,
                     MappingProxyType({p: MappingProxyType(dict(s)) for p, s in d.pipelines.items()}),
+                    {p: dict(s) for p, s in d.pipelines.items()},
                 )
                 for crm, d in model.deals.items()
             }
@@ -264,17 +339,7 @@ def compile_mapping(model: MappingFile, version: str) -> Mapping:
         recycle=recycle,
         tasks=tasks,
         reads_deals=bool(every_read & DEAL_FIELDS),
-        by_stage=MappingProxyType(
-            {
-                stage: StageRules(
-                    tuple(r for r in advance if r.applies(stage)),
-                    tuple(r for r in churn if stage in r.from_),
-                    tuple(r for r in recycle if stage in r.from_),
-                    tuple(r for r in tasks if stage in r.from_),
-                )
-                for stage in (None, *Stage)
-            }
-        ),
+        by_stage=MappingProxyType(rules_for),
         write=MappingProxyType(_writes(model.fields)),
         owner_props=MappingProxyType(
             {
@@ -283,4 +348,7 @@ def compile_mapping(model: MappingFile, version: str) -> Mapping:
                 for ot, prop in per.items()
             }
         ),
+        readers=_readers(sources, model),
+        stage_reads=_stage_reads(sources),
+        rules_for=rules_for,
     )

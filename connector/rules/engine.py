@@ -12,10 +12,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
 from connector.model import (
     LADDER,
+    Crm,
     Decision,
     InputValue,
     Person,
@@ -28,7 +28,7 @@ from connector.model import (
     TargetRef,
     TaskDecision,
 )
-from connector.rules.compiled import Mapping, TimedRule, rank
+from connector.rules.compiled import RANKS, Mapping, TimedRule, rank
 from connector.rules.facts import Evidence, Facts, deals_for
 from connector.rules.fields import input_value
 
@@ -69,30 +69,37 @@ def transition_key(decision: StageTransition) -> str:
     )
 
 
+_STAGE_TEXT: dict[Stage | None, str | None] = {None: None, **{s: s.value for s in Stage}}
+_CRM_TEXT: dict[Crm, str] = {c: c.value for c in Crm}
+
+
 class _Run:
     """One evaluation's working state (kept off the public surface)."""
+
+    __slots__ = ("current", "entered", "facts", "mapping", "now", "out", "person", "rules")
 
     def __init__(
         self, person: Person, history: tuple[StageChange, ...], mapping: Mapping, now: datetime
     ) -> None:
         self.person, self.mapping, self.now = person, mapping, now
-        self.current = person.stage
-        self.rules = mapping.by_stage[person.stage]
-        self.entered = entered_at(history, self.current)
-        self.facts = Facts(person, mapping)
-        values = self.facts
-        if self.current is not None:
-            values["stage"] = self.current
-        if self.entered is not None:
-            values["stage_entered_at"] = self.entered
+        self.current = current = person.stage
+        self.rules = mapping.rules_for[current]
+        self.entered = entered = entered_at(history, current)
+        self.facts = facts = Facts(person, mapping)
+        if current is not None:
+            facts["stage"] = current
+        if entered is not None:
+            facts["stage_entered_at"] = entered
         self.out: list[Decision] = []
 
-    def why(self, rule_id: str, reads: Iterable[str], **extra: Any) -> Provenance:
-        values = self.facts
-        inputs: dict[str, InputValue] = {f: input_value(values[f]) for f in reads}
-        inputs["stage"] = self.current.value if self.current else None
-        inputs["from_entered_at"] = input_value(self.entered)
-        inputs.update({k: input_value(v) for k, v in extra.items()})
+    def why(self, rule_id: str, reads: Iterable[str], extra: Iterable[tuple[str, object]] = ()) -> Provenance:
+        """The provenance of a decision about to be emitted (built only then)."""
+        facts = self.facts
+        inputs: dict[str, InputValue] = {f: input_value(facts[f]) for f in reads}
+        inputs["stage"] = _STAGE_TEXT[self.current]
+        inputs["from_entered_at"] = None if self.entered is None else self.entered.isoformat()
+        for key, value in extra:
+            inputs[key] = input_value(value)
         return Provenance(rule_id, self.mapping.version, inputs, self.now)
 
     def judged(self, rule_id: str, reads: Iterable[str]) -> bool:
@@ -101,7 +108,7 @@ class _Run:
         for f in reads:
             bad = invalid.get(f)
             if bad is not None:
-                why = self.why(rule_id, (), raw=bad.raw)
+                why = self.why(rule_id, (), (("raw", bad.raw),))
                 reason = f"rule {rule_id} not judged: {f} {bad.reason}"
                 self.out.append(Skipped(self.person.person_id, reason, bad.record, f, why))
                 return False
@@ -112,52 +119,57 @@ class _Run:
 
     # -- forward -------------------------------------------------------------------------------
     def best_evidence(self) -> Evidence | None:
-        if not self.facts.evidence:
+        evidence = self.facts.evidence
+        if not evidence:
             return None
-        if self.current is None or self.current in _ON_LADDER:
-            fresh = [e for e in self.facts.evidence if e.stage in _ON_LADDER]
+        current = self.current
+        if current is None or current in _ON_LADDER:
+            fresh = [e for e in evidence if e.stage in _ON_LADDER]
         else:  # a side state: only CRM values changed since the person entered it count
             entered = self.entered
             fresh = [
                 e
-                for e in self.facts.evidence
+                for e in evidence
                 if e.stage in _ON_LADDER and entered is not None and e.source.modified_at > entered
             ]
         if not fresh:
             return None
-        if self.mapping.stage_mode == "precedence":
-            for crm in self.mapping.order_for(fresh[0].field):
+        mapping = self.mapping
+        if mapping.stage_mode == "precedence":
+            for crm in mapping.order_for(fresh[0].field):
                 mine = [e for e in fresh if e.crm == crm]
                 if mine:
                     fresh = mine
                     break
-        return max(fresh, key=lambda e: (rank(e.stage), e.crm == self.mapping.default_precedence[0]))
+        best = fresh[0]
+        if len(fresh) > 1:  # highest stage; a tie goes to the first CRM of the default precedence
+            first = mapping.default_precedence[0]
+            top = (RANKS[best.stage], best.source.crm == first)
+            for e in fresh[1:]:
+                key = (RANKS[e.stage], e.source.crm == first)
+                if key > top:
+                    best, top = e, key
+        return best
 
     def advance(self) -> bool:
-        current_rank = rank(self.current)
+        current_rank = RANKS[self.current]
         evidence = self.best_evidence()
-        best_rank = rank(evidence.stage) if evidence else current_rank
-        floor = max(best_rank, current_rank)
+        evidence_rank = RANKS[evidence.stage] if evidence is not None else current_rank
+        floor = max(evidence_rank, current_rank)
+        facts, now = self.facts, self.now
         for rule in self.rules.advance:
             if rule.rank <= floor:
                 break  # sorted by target: nothing further can win
-            fired = rule.check(self.facts, self.now)
-            if self.facts.invalid and not self.judged(rule.id, rule.reads):
+            fired = rule.check(facts, now)
+            if facts.invalid and not self.judged(rule.id, rule.reads):
                 continue
             if fired:
                 self.transition(rule.to, self.why(rule.id, rule.reads))
                 return True
-        if evidence is not None and rank(evidence.stage) > current_rank:
-            self.transition(
-                evidence.stage,
-                self.why(
-                    f"value-map:{evidence.field}",
-                    (),
-                    crm=evidence.crm.value,
-                    record=evidence.record.record_id,
-                    value=evidence.raw,
-                ),
-            )
+        if evidence is not None and evidence_rank > current_rank:
+            source = evidence.source
+            extra = (("crm", _CRM_TEXT[source.crm]), ("record", source.record_id), ("value", evidence.raw))
+            self.transition(evidence.stage, self.why(f"value-map:{evidence.field}", (), extra))
             return True
         return False
 
@@ -168,15 +180,15 @@ class _Run:
         A rule without a delay needs no anchor, so it also fires for a person whose stage entry
         time is unknown; a delayed rule never fires without one.
         """
-        values = self.facts
+        values, now = self.facts, self.now
         anchor = self.entered if rule.since is None else values[rule.since]
         if anchor is None:
             timer_ok = not rule.after and rule.since is None
         else:
-            timer_ok = self.now - anchor >= rule.after and (
+            timer_ok = now - anchor >= rule.after and (
                 rule.satisfied_by is None or not _at_or_after(values[rule.satisfied_by], anchor)
             )
-        fired = timer_ok and (rule.check is None or rule.check(values, self.now))
+        fired = timer_ok and (rule.check is None or rule.check(values, now))
         if values.invalid and not self.judged(rule.id, rule.reads):
             return False, None
         return fired, anchor
@@ -186,7 +198,7 @@ class _Run:
             fired, anchor = self.due(rule)
             if not fired:
                 continue
-            why = self.why(rule.id, rule.reads, anchor_at=anchor)
+            why = self.why(rule.id, rule.reads, (("anchor_at", anchor),))
             if rule.to is not None:
                 self.transition(rule.to, why)
             self.task(rule, why)
@@ -223,7 +235,7 @@ class _Run:
         targets = tuple(TargetRef(r.crm, r.object_type, r.record_id) for r in records)
         words = {
             "email": person.email or "",
-            "stage": self.current.value if self.current else "",
+            "stage": _STAGE_TEXT[self.current] or "",
             "rule": rule.id,
         }
         decision = TaskDecision(
@@ -250,7 +262,7 @@ def evaluate(
     if not run.timed(rules.churn) and not run.advance() and not run.timed(rules.recycle):
         run.timed(rules.tasks)
     for bad in run.facts.unknown:
-        why = run.why(f"value-map:{bad.field}", (), raw=bad.raw)
+        why = run.why(f"value-map:{bad.field}", (), (("raw", bad.raw),))
         run.out.append(Skipped(person.person_id, bad.reason, bad.record, bad.field, why))
     return tuple(run.out)
 

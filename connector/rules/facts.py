@@ -39,12 +39,27 @@ def _ref(record: SourceRecord) -> TargetRef:
 
 
 _NEWEST_FIRST = attrgetter("modified_at", "crm", "object_type", "record_id")
+_DEAL_ORDER = attrgetter("crm", "object_type", "record_id")
+# The deal facts of a person without deals (also the defaults the deal loop starts from).
+_NO_DEALS: dict[str, Any] = {
+    **dict.fromkeys(sorted(DEAL_FIELDS)),
+    "open_deals": 0.0,
+    "won_deals": 0.0,
+    "lost_deals": 0.0,
+}
 
 
 def _order(records: tuple[SourceRecord, ...]) -> tuple[SourceRecord, ...]:
     """Live records, newest first, independent of the order they were given in."""
-    if len(records) == 1 and not records[0].archived:
-        return records
+    if len(records) == 1:
+        return () if records[0].archived else records
+    if len(records) == 2:  # the common cross-CRM person: one comparison instead of a sort
+        a, b = records
+        if a.archived or b.archived:
+            return () if a.archived and b.archived else ((b,) if a.archived else (a,))
+        if a.modified_at != b.modified_at:
+            return (a, b) if a.modified_at > b.modified_at else (b, a)
+        return (a, b) if _NEWEST_FIRST(a) >= _NEWEST_FIRST(b) else (b, a)  # ties keep the given order
     live = [r for r in records if not r.archived]
     if len(live) > 1:
         live.sort(key=_NEWEST_FIRST, reverse=True)
@@ -54,69 +69,80 @@ def _order(records: tuple[SourceRecord, ...]) -> tuple[SourceRecord, ...]:
 class Facts(dict[str, Any]):
     """Canonical field -> typed value, resolved on first read; a missing field reads as None."""
 
+    __slots__ = ("evidence", "invalid", "mapping", "person", "records", "unknown")
+
     def __init__(self, person: Person, mapping: Mapping) -> None:
         self.person, self.mapping = person, mapping
-        self.records = _order(person.records)
+        self.records = records = _order(person.records)
         self.invalid: dict[str, Invalid] = {}
         self.unknown: list[Invalid] = []  # values no value map knows, reported even if unread
         self.evidence: list[Evidence] = []
-        for record in self.records:
-            for src in mapping.stage_sources.get((record.crm, record.object_type), ()):
-                raw = record.properties.get(src.prop)
-                if not raw or src.values is None:
+        stage_reads = mapping.stage_reads
+        for record in records:
+            reads = stage_reads.get((record.crm, record.object_type))
+            if reads is None:
+                continue
+            props = record.properties
+            for field, prop, values in reads:
+                raw = props.get(prop)
+                if not raw:
                     continue
-                value = src.values.get(raw)
+                value = values.get(raw)
                 if value is None:
                     self.unknown.append(
-                        Invalid(src.field, _ref(record), raw, f"unknown {record.crm} value {raw!r}")
+                        Invalid(field, _ref(record), raw, f"unknown {record.crm} value {raw!r}")
                     )
                 else:
-                    self.evidence.append(Evidence(value, src.field, raw, record))  # type: ignore[arg-type]
+                    self.evidence.append(Evidence(value, field, raw, record))
 
     def __missing__(self, name: str) -> Any:
-        if name == "crm_stages":
-            value: Any = frozenset(e.stage for e in self.evidence)
-            self[name] = value
-            return value
         if name in DEAL_FIELDS:
             self._deal_facts()
-            return self.get(name)
-        value = self._read(name)
+            return self[name]
+        if name == "crm_stages":
+            value: Any = frozenset(e.stage for e in self.evidence)
+        else:
+            value = self._read(name)
         self[name] = value
         return value
 
     def _read(self, name: str) -> Any:
         """The first value in CRM precedence order (newest record first within a CRM)."""
-        sources = self.mapping.by_field.get(name)
-        if not sources:
+        reader = self.mapping.readers.get(name)
+        if reader is None:
             return None
-        for crm in self.mapping.order_for(name):
-            for record in self.records:
-                src = sources.get((record.crm, record.object_type)) if record.crm == crm else None
-                raw = record.properties.get(src.prop) if src else None
-                if src is None or raw is None or raw == "":
+        order, sources = reader
+        records = self.records
+        for crm in order:
+            for record in records:
+                if record.crm != crm:
                     continue
+                src = sources.get((crm, record.object_type))
+                if src is None:
+                    continue
+                raw = record.properties.get(src[0])
+                if raw is None or raw == "":
+                    continue
+                convert = src[1]
+                if convert is None:
+                    return raw
                 try:
-                    return self._parse(src.values, src.parse, raw)
+                    return convert(raw)
                 except BadValueError as exc:
                     self.invalid[name] = Invalid(name, _ref(record), raw, str(exc))
                     return None
         return None
 
-    @staticmethod
-    def _parse(values: Any, parse: Any, raw: str) -> Any:
-        if values is not None:
-            canonical = values.get(raw)
-            if canonical is None:
-                raise BadValueError(f"unknown value {raw!r}")
-            return canonical
-        return parse(raw) if parse else raw
-
     def _deal_facts(self) -> None:
+        self.update(_NO_DEALS)
+        deals = self.person.deals
+        if not deals:
+            return
         open_phases: list[int] = []
         closed: dict[str, list[datetime]] = {"won": [], "lost": []}
-        for deal in sorted(self.person.deals, key=lambda d: (d.crm, d.object_type, d.record_id)):
-            spec = self.mapping.deals.get(deal.crm)
+        specs = self.mapping.deals
+        for deal in sorted(deals, key=_DEAL_ORDER) if len(deals) > 1 else deals:
+            spec = specs.get(deal.crm)
             if deal.archived or spec is None or deal.object_type != spec.object_type:
                 continue
             props = deal.properties
@@ -135,8 +161,6 @@ class Facts(dict[str, Any]):
             except BadValueError as exc:
                 name = f"last_{phase}_at"
                 self.invalid[name] = Invalid(name, _ref(deal), close or "", str(exc))
-        for name in DEAL_FIELDS:
-            self[name] = None
         self["open_deals"] = float(len(open_phases))
         self["won_deals"] = float(len(closed["won"]))
         self["lost_deals"] = float(len(closed["lost"]))
