@@ -69,21 +69,61 @@ def _compare(f: str, op: str, x: Any) -> Check:
     return lambda v, _n: (got := v[f]) is not None and got <= x
 
 
+def _all(parts: tuple[Check, ...]) -> Check:
+    if len(parts) == 1:
+        return parts[0]
+    if len(parts) == 2:
+        a, b = parts
+        return lambda v, n: a(v, n) and b(v, n)
+
+    def check(v: Facts, n: datetime) -> bool:
+        for part in parts:  # noqa: SIM110 - all() over a generator costs a frame per evaluation
+            if not part(v, n):
+                return False
+        return True
+
+    return check
+
+
+def _any(parts: tuple[Check, ...]) -> Check:
+    if len(parts) == 1:
+        return parts[0]
+    if len(parts) == 2:
+        a, b = parts
+        return lambda v, n: a(v, n) or b(v, n)
+
+    def check(v: Facts, n: datetime) -> bool:
+        for part in parts:  # noqa: SIM110 - any() over a generator costs a frame per evaluation
+            if part(v, n):
+                return True
+        return False
+
+    return check
+
+
+def _at_least(need: int, parts: tuple[Check, ...]) -> Check:
+    def check(v: Facts, n: datetime) -> bool:
+        held = 0
+        for part in parts:  # every part runs: each read's validity is judged, as for `sum`
+            if part(v, n):
+                held += 1
+        return held >= need
+
+    return check
+
+
 def compile_condition(cond: Condition) -> Check:
-    """Compile a condition tree into one closure."""
+    """Compile a condition tree into one closure (combinators short-circuit like all/any)."""
     if isinstance(cond, Leaf):
         return _leaf(cond)
     if isinstance(cond, All):
-        parts = tuple(compile_condition(c) for c in cond.all)
-        return lambda v, n: all(p(v, n) for p in parts)
+        return _all(tuple(compile_condition(c) for c in cond.all))
     if isinstance(cond, AnyOf):
-        parts = tuple(compile_condition(c) for c in cond.any)
-        return lambda v, n: any(p(v, n) for p in parts)
+        return _any(tuple(compile_condition(c) for c in cond.any))
     if isinstance(cond, Not):
         inner = compile_condition(cond.not_)
         return lambda v, n: not inner(v, n)
-    need, parts = cond.at_least, tuple(compile_condition(c) for c in cond.of)
-    return lambda v, n: sum(1 for p in parts if p(v, n)) >= need
+    return _at_least(cond.at_least, tuple(compile_condition(c) for c in cond.of))
 
 
 def fields_read(cond: Condition | None) -> tuple[str, ...]:

@@ -30,7 +30,7 @@ from connector.model import (
 )
 from connector.rules.compiled import RANKS, Mapping, TimedRule, rank
 from connector.rules.facts import Evidence, Facts, deals_for
-from connector.rules.fields import input_value
+from connector.rules.fields import PLAIN_TYPES, input_value
 
 _ON_LADDER = frozenset(LADDER)
 
@@ -92,14 +92,19 @@ class _Run:
             facts["stage_entered_at"] = entered
         self.out: list[Decision] = []
 
-    def why(self, rule_id: str, reads: Iterable[str], extra: Iterable[tuple[str, object]] = ()) -> Provenance:
-        """The provenance of a decision about to be emitted (built only then)."""
+    def why(
+        self, rule_id: str, reads: Iterable[str], extra: tuple[tuple[str, InputValue], ...] = ()
+    ) -> Provenance:
+        """The provenance of a decision about to be emitted (built only then); `extra` is recorded as is."""
         facts = self.facts
-        inputs: dict[str, InputValue] = {f: input_value(facts[f]) for f in reads}
+        inputs: dict[str, InputValue] = {}
+        for f in reads:
+            value = facts[f]
+            inputs[f] = value if type(value) in PLAIN_TYPES else input_value(value)
         inputs["stage"] = _STAGE_TEXT[self.current]
         inputs["from_entered_at"] = None if self.entered is None else self.entered.isoformat()
-        for key, value in extra:
-            inputs[key] = input_value(value)
+        for key, recorded in extra:
+            inputs[key] = recorded
         return Provenance(rule_id, self.mapping.version, inputs, self.now)
 
     def judged(self, rule_id: str, reads: Iterable[str]) -> bool:
@@ -108,7 +113,7 @@ class _Run:
         for f in reads:
             bad = invalid.get(f)
             if bad is not None:
-                why = self.why(rule_id, (), (("raw", bad.raw),))
+                why = self.why(rule_id, (), (("raw", input_value(bad.raw)),))
                 reason = f"rule {rule_id} not judged: {f} {bad.reason}"
                 self.out.append(Skipped(self.person.person_id, reason, bad.record, f, why))
                 return False
@@ -168,7 +173,11 @@ class _Run:
                 return True
         if evidence is not None and evidence_rank > current_rank:
             source = evidence.source
-            extra = (("crm", _CRM_TEXT[source.crm]), ("record", source.record_id), ("value", evidence.raw))
+            extra = (
+                ("crm", _CRM_TEXT[source.crm]),
+                ("record", input_value(source.record_id)),
+                ("value", input_value(evidence.raw)),
+            )
             self.transition(evidence.stage, self.why(f"value-map:{evidence.field}", (), extra))
             return True
         return False
@@ -198,7 +207,7 @@ class _Run:
             fired, anchor = self.due(rule)
             if not fired:
                 continue
-            why = self.why(rule.id, rule.reads, (("anchor_at", anchor),))
+            why = self.why(rule.id, rule.reads, (("anchor_at", input_value(anchor)),))
             if rule.to is not None:
                 self.transition(rule.to, why)
             self.task(rule, why)
@@ -209,9 +218,8 @@ class _Run:
         spec = rule.task
         if spec is None:
             return
-        person = self.person
-        crms = {r.crm for r in self.facts.records}
-        crm = next((c for c in spec.crm if c in crms), None)
+        person, records = self.person, self.facts.records
+        crm = next((c for c in spec.crm for r in records if r.crm == c), None)
         if crm is None:
             self.out.append(
                 Skipped(
@@ -223,33 +231,26 @@ class _Run:
                 )
             )
             return
-        records = [r for r in self.facts.records if r.crm == crm]
+        mine = [r for r in records if r.crm == crm]
+        owner_props = self.mapping.owner_props
         owner = next(
-            (
-                o
-                for r in records
-                if (o := r.properties.get(self.mapping.owner_props.get((crm, r.object_type), "")))
-            ),
+            (o for r in mine if (o := r.properties.get(owner_props.get((crm, r.object_type), "")))),
             None,
         )
-        targets = tuple(TargetRef(r.crm, r.object_type, r.record_id) for r in records)
-        words = {
-            "email": person.email or "",
-            "stage": _STAGE_TEXT[self.current] or "",
-            "rule": rule.id,
-        }
+        targets = tuple(TargetRef(r.crm, r.object_type, r.record_id) for r in mine)
+        words = {"email": person.email or "", "stage": _STAGE_TEXT[self.current] or "", "rule": rule.id}
         decision = TaskDecision(
             person.person_id,
             crm,
-            spec.subject.safe_substitute(words),
-            spec.body.safe_substitute(words),
+            spec.subject_format.format_map(words),
+            spec.body_format.format_map(words),
             self.now + spec.due_in,
             spec.priority,
             owner,
             targets + deals_for(person, self.mapping, crm, spec.deals),
             why,
         )
-        if task_key(decision) not in person.open_tasks:
+        if not person.open_tasks or task_key(decision) not in person.open_tasks:
             self.out.append(decision)
 
 
@@ -262,7 +263,7 @@ def evaluate(
     if not run.timed(rules.churn) and not run.advance() and not run.timed(rules.recycle):
         run.timed(rules.tasks)
     for bad in run.facts.unknown:
-        why = run.why(f"value-map:{bad.field}", (), (("raw", bad.raw),))
+        why = run.why(f"value-map:{bad.field}", (), (("raw", input_value(bad.raw)),))
         run.out.append(Skipped(person.person_id, bad.reason, bad.record, bad.field, why))
     return tuple(run.out)
 

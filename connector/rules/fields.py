@@ -93,9 +93,17 @@ class Invalid:
     reason: str
 
 
+PLAIN_TYPES = frozenset(  # recorded as they are (subclasses such as Stage take the slow path)
+    {str, int, float, bool, type(None)}
+)
+
+
 def input_value(value: Any) -> str | int | float | bool | None:
     """A fact as recorded in a decision's provenance (JSON-friendly, stable)."""
-    if value is None or isinstance(value, str | int | float | bool):
+    if type(value) in PLAIN_TYPES:  # the common case, cheaper than isinstance with a union
+        plain: str | int | float | bool | None = value
+        return plain
+    if isinstance(value, str | int | float | bool):
         return value
     if isinstance(value, datetime):
         return value.isoformat()
