@@ -28,7 +28,16 @@ from connector.mirror.audit import save_decisions
 from connector.mirror.db import Mirror, open_mirror
 from connector.mirror.people import load_people
 from connector.mirror.runs import finish_run, start_run
-from connector.model import Crm, Decision, Person, Skipped, Stage, StageChange, StageTransition
+from connector.model import (
+    Crm,
+    Decision,
+    Person,
+    Skipped,
+    Stage,
+    StageChange,
+    StageTransition,
+    TaskDecision,
+)
 from connector.push.crash import crash_point
 from connector.push.echo import echo_times, without_echoes
 from connector.push.hubspot_writer import HubSpotWriter
@@ -169,15 +178,13 @@ def run_cycle(
             report.records_pulled = dict((pull_fn or _default_pull)(clients, mirror, now, stop))
         if stop is not None and stop.is_set():
             return _finish(mirror, report, clients, "stopped")
-        decisions, people = _evaluate(mirror, mapping, now)
-        report.people = len(people)
-        report.decisions = Counter((d.kind, d.why.rule_id) for d in decisions)
         planner = Planner(
             stage_values=lambda crm, obj, stage: stage_writes(mapping, crm, obj, stage),
             task_key=task_key,
             decision_key=transition_key,
         )
-        pairs = planner.plan_pairs(decisions, people)
+        decisions, pairs, report.people = _evaluate(mirror, mapping, planner, now)
+        report.decisions = Counter((d.kind, d.why.rule_id) for d in decisions)
         report.planned = [w for _, w in pairs]
         if dry_run:
             return _finish(mirror, report, clients, "ok")
@@ -199,21 +206,28 @@ def run_cycle(
 
 
 def _evaluate(
-    mirror: Mirror, mapping: RulesMapping, now: datetime
-) -> tuple[list[Decision], dict[str, Person]]:
-    """Run the pure engine over every mirrored person; Skipped decisions are kept for the audit."""
+    mirror: Mirror, mapping: RulesMapping, planner: Planner, now: datetime
+) -> tuple[list[Decision], list[tuple[StageTransition | TaskDecision, PlannedWrite]], int]:
+    """Run the pure engine over every mirrored person and plan each one's writes at once:
+    (decisions, (decision, write) pairs, people evaluated). Skipped decisions are kept for the
+    audit. Planning per person keeps no `Person` past its own turn, so memory follows the
+    decisions, not the size of the mirror (write keys carry the person: no cross-person dedupe)."""
     decisions: list[Decision] = []
-    people: dict[str, Person] = {}
+    pairs: list[tuple[StageTransition | TaskDecision, PlannedWrite]] = []
+    evaluated = 0
     with mirror.reader() as s:
         echoes = echo_times(s)
         for loaded in load_people(s):
             person = without_echoes(loaded, echoes)
-            people[person.person_id] = person
-            decisions.extend(settle(person, mapping, now))
+            evaluated += 1
+            settled = settle(person, mapping, now)
+            if settled:
+                decisions.extend(settled)
+                pairs.extend(planner.plan_pairs(settled, {person.person_id: person}))
     skipped = sum(isinstance(d, Skipped) for d in decisions)
     if skipped:
         log.info("%d record(s) skipped by the engine (see revops-sync why)", skipped)
-    return decisions, people
+    return decisions, pairs, evaluated
 
 
 def settle(person: Person, mapping: RulesMapping, now: datetime) -> list[Decision]:
