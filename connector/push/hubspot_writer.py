@@ -69,10 +69,21 @@ class HubSpotWriter:
     task_batch = BATCH
     one_type_per_call = True
     idempotent_tasks = False  # tasks have no unique property: look keys up
-    daily: tuple[int, int] | None = None  # the connection does not surface HubSpot's daily headers
 
     def __init__(self, connection: HubSpotConnection) -> None:
         self._conn = connection
+
+    @property
+    def daily(self) -> tuple[int, int] | None:
+        """(used, limit) from the last answer that carried HubSpot's daily headers; None until one
+        did (search answers carry none; an OAuth app may get none: then only a 429 DAILY stops)."""
+        headers = {k.lower(): v for k, v in self._conn.last_headers.items()}
+        try:
+            limit = int(headers["x-hubspot-ratelimit-daily"])
+            remaining = int(headers["x-hubspot-ratelimit-daily-remaining"])
+        except (KeyError, ValueError):
+            return None
+        return (max(0, limit - remaining), limit) if limit > 0 else None
 
     def update(self, writes: Sequence[PlannedWrite], *, clear: bool = False) -> list[WriteResult]:
         """batch/update one object type; with `clear`, send "" for each write's `clear_first`.

@@ -209,14 +209,29 @@ def test_daily_quota_stops_one_crm_and_says_so(crms: Crms) -> None:
     assert (waiting or 0) > 0
 
 
-def test_salesforce_usage_past_the_share_stops_before_writing(crms: Crms) -> None:
+@pytest.mark.parametrize("crm", ["hubspot", "salesforce"])
+def test_usage_past_the_share_stops_before_writing(crms: Crms, crm: str) -> None:
+    """Past `quota_share` of the day's allowance, that CRM's pushing stops and says so. Salesforce
+    answers carry Sforce-Limit-Info, so the pull's usage stops it before any write; HubSpot's
+    search answers carry no daily headers, so an incremental pull may leave the usage unknown
+    until the first write's answer, and it stops after that one."""
     crms.cycle(push=False)
     crms.clear_ledgers()
+    if crm == "hubspot":
+        crms.hs_app.limits.daily = 10_000  # its headers: the pull's calls are a small share of it
 
-    report = crms.cycle(quota_share=0.0)  # the pull reads Sforce-Limit-Info
+    share = 0.0 if crm == "salesforce" else 0.00001
+    report = crms.cycle(quota_share=share)
 
-    assert any(why.startswith("salesforce") for why in report.stopped)
-    assert [c for c in crms.write_calls() if c["crm"] == "salesforce"] == []
+    assert [why for why in report.stopped if why.startswith(crm)], report.stopped
+    assert len([c for c in crms.write_calls() if c["crm"] == crm]) <= (1 if crm == "hubspot" else 0)
+
+
+def test_hubspot_usage_under_the_share_does_not_stop(crms: Crms) -> None:
+    crms.hs_app.limits.daily = 10_000_000
+    report = crms.cycle(quota_share=0.5)
+    assert report.stopped == []
+    assert report.count_outcome("sent", Crm.HUBSPOT) > 0
 
 
 def test_plan_shows_what_the_cycle_will_write_and_stores_nothing(crms: Crms) -> None:
