@@ -120,7 +120,7 @@ class Crms:
     def hubspot_task_keys(self) -> Counter[str]:
         tasks = self.hs_app.store.records["tasks"].values()
         return Counter(
-            t.props["revops_idempotency_key"] for t in tasks if t.props.get("revops_idempotency_key")
+            str(t.props["revops_idempotency_key"]) for t in tasks if t.props.get("revops_idempotency_key")
         )
 
     def salesforce_task_keys(self) -> Counter[str]:
