@@ -37,6 +37,9 @@ _ON_LADDER = frozenset(LADDER)
 
 def entered_at(history: Iterable[StageChange], stage: Stage | None) -> datetime | None:
     """When the person last entered `stage` (the latest matching history entry)."""
+    if type(history) is tuple and len(history) == 1:
+        (only,) = history
+        return only.at if only.stage == stage else None
     latest: datetime | None = None
     for change in history:
         if change.stage == stage and (latest is None or change.at > latest):
@@ -73,30 +76,34 @@ _STAGE_TEXT: dict[Stage | None, str | None] = {None: None, **{s: s.value for s i
 _CRM_TEXT: dict[Crm, str] = {c: c.value for c in Crm}
 
 
-class _Run:
-    """One evaluation's working state (kept off the public surface)."""
+class _Run(Facts):
+    """One evaluation's working state (kept off the public surface).
 
-    __slots__ = ("current", "entered", "facts", "mapping", "now", "out", "person", "rules")
+    It is the person's Facts itself, plus where the person stands and what has been decided:
+    one object per evaluation, not two.
+    """
+
+    __slots__ = ("current", "entered", "now", "out", "rules")
 
     def __init__(
         self, person: Person, history: tuple[StageChange, ...], mapping: Mapping, now: datetime
     ) -> None:
-        self.person, self.mapping, self.now = person, mapping, now
+        Facts.__init__(self, person, mapping)
+        self.now = now
         self.current = current = person.stage
         self.rules = mapping.rules_for[current]
         self.entered = entered = entered_at(history, current)
-        self.facts = facts = Facts(person, mapping)
         if current is not None:
-            facts["stage"] = current
+            self["stage"] = current
         if entered is not None:
-            facts["stage_entered_at"] = entered
+            self["stage_entered_at"] = entered
         self.out: list[Decision] = []
 
     def why(
         self, rule_id: str, reads: Iterable[str], extra: tuple[tuple[str, InputValue], ...] = ()
     ) -> Provenance:
         """The provenance of a decision about to be emitted (built only then); `extra` is recorded as is."""
-        facts = self.facts
+        facts = self
         inputs: dict[str, InputValue] = {}
         for f in reads:
             value = facts[f]
@@ -109,7 +116,7 @@ class _Run:
 
     def judged(self, rule_id: str, reads: Iterable[str]) -> bool:
         """After a rule ran: False, plus a Skipped decision, if it read a value the CRM sent malformed."""
-        invalid = self.facts.invalid
+        invalid = self.invalid
         for f in reads:
             bad = invalid.get(f)
             if bad is not None:
@@ -119,15 +126,20 @@ class _Run:
                 return False
         return True
 
-    def transition(self, to: Stage, why: Provenance) -> None:
-        self.out.append(StageTransition(self.person.person_id, self.current, to, why))
-
     # -- forward -------------------------------------------------------------------------------
     def best_evidence(self) -> Evidence | None:
-        evidence = self.facts.evidence
+        evidence = self.evidence
         if not evidence:
             return None
         current = self.current
+        if len(evidence) == 1:  # the usual case: no list to filter, nothing to rank
+            only = evidence[0]
+            if only.stage not in _ON_LADDER:
+                return None
+            if current is None or current in _ON_LADDER:
+                return only
+            entered = self.entered
+            return only if entered is not None and only.source.modified_at > entered else None
         if current is None or current in _ON_LADDER:
             fresh = [e for e in evidence if e.stage in _ON_LADDER]
         else:  # a side state: only CRM values changed since the person entered it count
@@ -161,7 +173,7 @@ class _Run:
         evidence = self.best_evidence()
         evidence_rank = RANKS[evidence.stage] if evidence is not None else current_rank
         floor = max(evidence_rank, current_rank)
-        facts, now = self.facts, self.now
+        facts, now = self, self.now
         for rule in self.rules.advance:
             if rule.rank <= floor:
                 break  # sorted by target: nothing further can win
@@ -169,7 +181,8 @@ class _Run:
             if facts.invalid and not self.judged(rule.id, rule.reads):
                 continue
             if fired:
-                self.transition(rule.to, self.why(rule.id, rule.reads))
+                why = self.why(rule.id, rule.reads)
+                self.out.append(StageTransition(self.person.person_id, self.current, rule.to, why))
                 return True
         if evidence is not None and evidence_rank > current_rank:
             source = evidence.source
@@ -178,7 +191,8 @@ class _Run:
                 ("record", input_value(source.record_id)),
                 ("value", input_value(evidence.raw)),
             )
-            self.transition(evidence.stage, self.why(f"value-map:{evidence.field}", (), extra))
+            why = self.why(f"value-map:{evidence.field}", (), extra)
+            self.out.append(StageTransition(self.person.person_id, self.current, evidence.stage, why))
             return True
         return False
 
@@ -189,7 +203,7 @@ class _Run:
         A rule without a delay needs no anchor, so it also fires for a person whose stage entry
         time is unknown; a delayed rule never fires without one.
         """
-        values, now = self.facts, self.now
+        values, now = self, self.now
         anchor = self.entered if rule.since is None else values[rule.since]
         if anchor is None:
             timer_ok = not rule.after and rule.since is None
@@ -209,7 +223,7 @@ class _Run:
                 continue
             why = self.why(rule.id, rule.reads, (("anchor_at", input_value(anchor)),))
             if rule.to is not None:
-                self.transition(rule.to, why)
+                self.out.append(StageTransition(self.person.person_id, self.current, rule.to, why))
             self.task(rule, why)
             return True
         return False
@@ -218,7 +232,7 @@ class _Run:
         spec = rule.task
         if spec is None:
             return
-        person, records = self.person, self.facts.records
+        person, records = self.person, self.records
         crm = next((c for c in spec.crm for r in records if r.crm == c), None)
         if crm is None:
             self.out.append(
@@ -260,9 +274,14 @@ def evaluate(
     """All decisions for one person at `now`: at most one transition, tasks, and skipped reads."""
     run = _Run(person, tuple(history), mapping, now)
     rules = run.rules
-    if not run.timed(rules.churn) and not run.advance() and not run.timed(rules.recycle):
+    if (  # the first group that decides ends the evaluation; empty groups cost no call
+        not (rules.churn and run.timed(rules.churn))
+        and not run.advance()
+        and not (rules.recycle and run.timed(rules.recycle))
+        and rules.tasks
+    ):
         run.timed(rules.tasks)
-    for bad in run.facts.unknown:
+    for bad in run.unknown:
         why = run.why(f"value-map:{bad.field}", (), (("raw", input_value(bad.raw)),))
         run.out.append(Skipped(person.person_id, bad.reason, bad.record, bad.field, why))
     return tuple(run.out)

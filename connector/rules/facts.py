@@ -34,6 +34,10 @@ class Evidence(NamedTuple):
         return _ref(self.source)
 
 
+# Evidence(...) without the generated __new__'s Python frame (one per stage-bearing record).
+_evidence = tuple.__new__
+
+
 def _ref(record: SourceRecord) -> TargetRef:
     return TargetRef(record.crm, record.object_type, record.record_id)
 
@@ -59,6 +63,8 @@ def _order(records: tuple[SourceRecord, ...]) -> tuple[SourceRecord, ...]:
             return () if a.archived and b.archived else ((b,) if a.archived else (a,))
         if a.modified_at != b.modified_at:
             return (a, b) if a.modified_at > b.modified_at else (b, a)
+        if a.crm != b.crm:
+            return (a, b) if a.crm > b.crm else (b, a)
         return (a, b) if _NEWEST_FIRST(a) >= _NEWEST_FIRST(b) else (b, a)  # ties keep the given order
     live = [r for r in records if not r.archived]
     if len(live) > 1:
@@ -93,7 +99,7 @@ class Facts(dict[str, Any]):
                         Invalid(field, _ref(record), raw, f"unknown {record.crm} value {raw!r}")
                     )
                 else:
-                    self.evidence.append(Evidence(value, field, raw, record))
+                    self.evidence.append(_evidence(Evidence, (value, field, raw, record)))
 
     def __missing__(self, name: str) -> Any:
         if name in DEAL_FIELDS:
