@@ -41,11 +41,12 @@ class Source:
 
 
 Convert = Callable[[str], Any]  # raw CRM text -> typed value; raises BadValueError
-# How to read one canonical field: CRMs in precedence order, and per (crm, object type) the
-# property plus its converter (None: the raw text is the value). Plain dicts: this is looked up
-# for every field an evaluation reads, and a MappingProxyType look-up costs a method call.
-Reader = tuple[tuple[Crm, ...], dict[tuple[Crm, str], tuple[str, Convert | None]]]
-# Stage-typed properties one (crm, object type) carries: (field, property, raw value -> Stage).
+# How to read one canonical field: CRMs in precedence order, and per CRM and object type the
+# property plus its converter (None: the raw text is the value). Plain nested dicts: this is
+# looked up for every field an evaluation reads; a MappingProxyType look-up costs a method call
+# and a (crm, object type) key a tuple.
+Reader = tuple[tuple[Crm, ...], dict[Crm, dict[str, tuple[str, Convert | None]]]]
+# Stage-typed properties one CRM object type carries: (field, property, raw value -> Stage).
 StageRead = tuple[str, str, dict[str, Stage]]
 
 
@@ -189,7 +190,7 @@ class Mapping:
     # Evaluation tables: the tables above, as plain dicts shaped for the engine's look-ups.
     # Never mutated after compile_mapping.
     readers: dict[str, Reader]
-    stage_reads: dict[tuple[Crm, str], tuple[StageRead, ...]]
+    stage_reads: dict[Crm, dict[str, tuple[StageRead, ...]]]
     rules_for: dict[Stage | None, StageRules]
 
     def order_for(self, field: str) -> tuple[Crm, ...]:
@@ -254,32 +255,26 @@ def _timer_fields(rule: Any) -> tuple[str, ...]:
 def _readers(sources: dict[tuple[Crm, str], tuple[Source, ...]], model: MappingFile) -> dict[str, Reader]:
     default = tuple(model.precedence.default)
     precedence = {k: tuple(v) for k, v in model.precedence.fields.items()}
-    return {
-        name: (
-            precedence.get(name, default),
-            {
-                key: (src.prop, _converter(src))
-                for key, srcs in sources.items()
-                for src in srcs
-                if src.field == name
-            },
-        )
-        for name in model.fields
-    }
+    readers: dict[str, Reader] = {name: (precedence.get(name, default), {}) for name in model.fields}
+    for (crm, object_type), srcs in sources.items():
+        for src in srcs:
+            readers[src.field][1].setdefault(crm, {})[object_type] = (src.prop, _converter(src))
+    return readers
 
 
 def _stage_reads(
     sources: dict[tuple[Crm, str], tuple[Source, ...]],
-) -> dict[tuple[Crm, str], tuple[StageRead, ...]]:
-    table = {
-        key: tuple(
+) -> dict[Crm, dict[str, tuple[StageRead, ...]]]:
+    table: dict[Crm, dict[str, tuple[StageRead, ...]]] = {}
+    for (crm, object_type), srcs in sources.items():
+        reads = tuple(
             (src.field, src.prop, {raw: Stage(value) for raw, value in src.values.items()})
             for src in srcs
             if src.kind == "stage" and src.values is not None
         )
-        for key, srcs in sources.items()
-    }
-    return {key: reads for key, reads in table.items() if reads}
+        if reads:
+            table.setdefault(crm, {})[object_type] = reads
+    return table
 
 
 def compile_mapping(model: MappingFile, version: str) -> Mapping:

@@ -85,7 +85,8 @@ class Facts(dict[str, Any]):
         self.evidence: list[Evidence] = []
         stage_reads = mapping.stage_reads
         for record in records:
-            reads = stage_reads.get((record.crm, record.object_type))
+            by_type = stage_reads.get(record.crm)
+            reads = by_type.get(record.object_type) if by_type is not None else None
             if reads is None:
                 continue
             props = record.properties
@@ -120,10 +121,13 @@ class Facts(dict[str, Any]):
         order, sources = reader
         records = self.records
         for crm in order:
+            by_type = sources.get(crm)
+            if by_type is None:
+                continue
             for record in records:
                 if record.crm != crm:
                     continue
-                src = sources.get((crm, record.object_type))
+                src = by_type.get(record.object_type)
                 if src is None:
                     continue
                 raw = record.properties.get(src[0])
