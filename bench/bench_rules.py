@@ -1,8 +1,13 @@
-"""Rules engine throughput: evaluations per second over realistic people (target >= 100,000/s).
+"""Rules engine throughput: evaluations per CPU-second over realistic people (target >= 100,000/s).
 
-People are generated like the seeded CRMs hold them: a HubSpot contact, often a Salesforce
-Lead or Contact too, scores as strings (some "n/a"), BANT checkboxes, deals in both CRMs,
-spread over every stage with stage-entry times from minutes to a year ago.
+People are generated like the mirror's load_people hands them to the sync: a HubSpot contact,
+every other one with a Salesforce Lead too, scores as strings (some "n/a"), BANT checkboxes,
+deals in both CRMs, spread over every stage with stage-entry times from minutes to a year ago.
+
+Two passes, both held to the target: "first sight" evaluates each person as generated, with a
+stored stage the rules have not settled yet (0.66 decisions per evaluation: what a sync cycle's
+settle loop does right after the CRMs changed); "steady state" evaluates the same people after
+settling them, as every later cycle does (nothing decided).
 """
 
 from __future__ import annotations
@@ -151,7 +156,7 @@ def main() -> None:
     steady, steady_decisions = rate(settled, mapping)
     emit("rules", "evaluations per CPU-second, steady state", steady, "eval/s", target=">= 100,000")
     emit("rules", "decisions per evaluation, steady state", steady_decisions, "decisions")
-    emit("rules", "evaluations per CPU-second, first sight", first, "eval/s")
+    emit("rules", "evaluations per CPU-second, first sight", first, "eval/s", target=">= 100,000")
     emit("rules", "decisions per evaluation, first sight", first_decisions, "decisions")
     emit("rules", "peak RSS", peak_rss_mb(), "MB")
 
