@@ -104,7 +104,7 @@ def _any(parts: tuple[Check, ...]) -> Check:
 def _at_least(need: int, parts: tuple[Check, ...]) -> Check:
     def check(v: Facts, n: datetime) -> bool:
         held = 0
-        for part in parts:  # every part runs: each read's validity is judged, as for `sum`
+        for part in parts:  # every part runs (no early exit), so each field it reads is judged
             if part(v, n):
                 held += 1
         return held >= need
