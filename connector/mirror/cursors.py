@@ -9,7 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.mirror import tables as t
-from connector.mirror.sqlutil import now_utc, upsert
+from connector.mirror.sqlutil import now_utc, upsert_rows
+
+_COLUMNS = ("stream", "value", "last_id", "updated_at", "run_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,8 +33,8 @@ def set_cursor(
     session: Session, stream: str, value: str, last_id: str | None = None, run_id: int | None = None
 ) -> None:
     """Store the stream's position; backfills pass no cursor so the live one never moves."""
-    row = {"stream": stream, "value": value, "last_id": last_id, "updated_at": now_utc(), "run_id": run_id}
-    upsert(session, t.CURSORS, [row], ("value", "last_id", "updated_at", "run_id"))
+    row = (stream, value, last_id, now_utc(), run_id)
+    upsert_rows(session, t.CURSORS, _COLUMNS, [row], _COLUMNS[1:])
 
 
 def all_cursors(session: Session) -> list[Cursor]:

@@ -10,7 +10,7 @@ the survivor, so a lookup never walks a chain.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +56,9 @@ class MergeEdge:
     kind: str
 
 
+Person = tuple[RecordKey, str | None]  # a person record's key and its normalised email
+
+
 def key_of(record: SourceRecord) -> RecordKey:
     return (record.crm.value, record.object_type, record.record_id)
 
@@ -68,17 +71,22 @@ def normalise_email(value: str | None) -> str | None:
     return text or None
 
 
-def email_of(record: SourceRecord) -> tuple[str | None, str | None]:
-    """(normalised email or None, bad-data flag or None) for a person record."""
-    field = EMAIL_FIELD.get((record.crm, record.object_type))
-    if field is None:
-        return None, None
-    email = normalise_email(record.properties.get(field))
+def email_of_value(value: str | None) -> tuple[str | None, str | None]:
+    """(normalised email or None, bad-data flag or None) for a person record's email field."""
+    email = normalise_email(value)
     if email is None:
         return None, "no_email"
     if "@" not in email:
         return None, "bad_email"
     return email, None
+
+
+def email_of(record: SourceRecord) -> tuple[str | None, str | None]:
+    """(normalised email or None, bad-data flag or None) for a person record."""
+    field = EMAIL_FIELD.get((record.crm, record.object_type))
+    if field is None:
+        return None, None
+    return email_of_value(record.properties.get(field))
 
 
 def email_person_id(email: str) -> str:
@@ -89,31 +97,57 @@ def base_person_id(record: SourceRecord, email: str | None) -> str:
     return email_person_id(email) if email else ":".join(key_of(record))
 
 
+def _hubspot_merges(key: RecordKey, props: Mapping[str, str | None]) -> list[MergeEdge]:
+    """`hs_merged_object_ids` ("101;103") on the survivor: each merged id folds into it."""
+    merged = props.get("hs_merged_object_ids")
+    if not merged:
+        return []
+    crm, object_type, record_id = key
+    return [
+        MergeEdge((crm, object_type, m.strip()), key, "merge")
+        for m in merged.replace(",", ";").split(";")
+        if m.strip() and m.strip() != record_id
+    ]
+
+
+def _salesforce_conversion(key: RecordKey, props: Mapping[str, str | None]) -> list[MergeEdge]:
+    """A converted Lead's `ConvertedContactId`: the lead folds into the contact."""
+    contact = (props.get("ConvertedContactId") or "").strip()
+    return [MergeEdge(key, (Crm.SALESFORCE.value, "Contact", contact), "conversion")] if contact else []
+
+
+EdgesOf = Callable[[RecordKey, Mapping[str, str | None]], list[MergeEdge]]
+MERGE_EDGES: Mapping[tuple[Crm, str], EdgesOf] = {
+    (Crm.HUBSPOT, "contacts"): _hubspot_merges,
+    (Crm.SALESFORCE, "Lead"): _salesforce_conversion,
+}
+
+
 def merge_edges(record: SourceRecord) -> list[MergeEdge]:
     """HubSpot `hs_merged_object_ids` on a survivor; Salesforce `Lead.ConvertedContactId`."""
-    props = record.properties
-    if (record.crm, record.object_type) == (Crm.HUBSPOT, "contacts"):
-        merged = (props.get("hs_merged_object_ids") or "").replace(",", ";").split(";")
-        return [
-            MergeEdge((record.crm.value, record.object_type, m.strip()), key_of(record), "merge")
-            for m in merged
-            if m.strip() and m.strip() != record.record_id
-        ]
-    if (record.crm, record.object_type) == (Crm.SALESFORCE, "Lead"):
-        contact = (props.get("ConvertedContactId") or "").strip()
-        if contact:
-            return [MergeEdge(key_of(record), (Crm.SALESFORCE.value, "Contact", contact), "conversion")]
-    return []
+    edges_of = MERGE_EDGES.get((record.crm, record.object_type))
+    return edges_of(key_of(record), record.properties) if edges_of is not None else []
+
+
+def record_links(
+    associations: Mapping[str, tuple[str, ...]],
+    derived: Mapping[str, str] | None,
+    properties: Mapping[str, str | None],
+) -> list[tuple[str, str]]:
+    """(to_type, to_id) pairs: declared associations plus lookup fields that act as associations."""
+    links = [(to_type, to_id) for to_type, ids in associations.items() for to_id in ids]
+    if derived:
+        for field, to_type in derived.items():
+            value = properties.get(field)
+            if value and (value := value.strip()):
+                links.append((to_type, value))
+    return list(dict.fromkeys(links)) if len(links) > 1 else links
 
 
 def derived_links(record: SourceRecord) -> list[tuple[str, str]]:
     """(to_type, to_id) pairs: declared associations plus lookup fields that act as associations."""
-    links = [(to_type, to_id) for to_type, ids in record.associations.items() for to_id in ids]
-    for field, to_type in DERIVED_LINKS.get((record.crm, record.object_type), {}).items():
-        value = (record.properties.get(field) or "").strip()
-        if value:
-            links.append((to_type, value))
-    return list(dict.fromkeys(links))
+    derived = DERIVED_LINKS.get((record.crm, record.object_type))
+    return record_links(record.associations, derived, record.properties)
 
 
 def _identities_query(count: int) -> tuple[Any, tuple[str, ...]]:
@@ -178,19 +212,26 @@ def _identity_email() -> tuple[Any, tuple[str, ...]]:
 def link_records(session: Session, records: Sequence[SourceRecord]) -> None:
     """Link the person records of one page (new or changed ones) and apply their merge edges."""
     persons = [r for r in records if (r.crm, r.object_type) in PERSON_TYPES]
+    link_people(
+        session, [(key_of(r), email_of(r)[0]) for r in persons], [e for r in persons for e in merge_edges(r)]
+    )
+
+
+def link_people(session: Session, persons: Sequence[Person], edges: Sequence[MergeEdge]) -> None:
+    """Link person records (key, normalised email) to people, then apply the page's merge edges."""
     if not persons:
         return
-    emails = {key_of(r): email_of(r)[0] for r in persons}
-    bases = {key_of(r): base_person_id(r, emails[key_of(r)]) for r in persons}
+    bases: dict[RecordKey, str] = {}
+    emails: dict[RecordKey, str | None] = {}
+    for key, email in persons:
+        bases[key] = email_person_id(email) if email else ":".join(key)
+        emails[key] = email
     now = now_utc()
     first_key = dict(zip(bases.values(), bases, strict=True))  # person id -> the last record naming it
-    insert_ignore_rows(
-        session,
-        t.PEOPLE,
-        _PEOPLE_COLUMNS,
-        [(pid, emails[k], None, now) for pid, k in first_key.items()],
-    )
-    resolved = survivors(session, bases.values())
+    people = [(pid, emails[k], None, now) for pid, k in first_key.items()]
+    new = insert_ignore_rows(session, t.PEOPLE, _PEOPLE_COLUMNS, people)
+    # Every person row was new (the first pull's common case): each resolves to itself.
+    resolved = {pid: pid for pid in first_key} if new == len(people) else survivors(session, first_key)
     existing = identities_for(session, bases)
     fresh = [
         (*k, resolved[pid], emails[k], "email" if emails[k] else "id")
@@ -198,14 +239,14 @@ def link_records(session: Session, records: Sequence[SourceRecord]) -> None:
         if k not in existing
     ]
     prepare(session, _identity_insert).run(session, fresh)
-    prepare(session, _identity_email).run(session, [(emails[k], *k) for k in existing])
+    if existing:
+        prepare(session, _identity_email).run(session, [(emails[k], *k) for k in existing])
     for k, owner in existing.items():
         if resolved[bases[k]] != owner:  # email changed: the new email's person joins this one
             current = survivors(session, [bases[k], owner])
             merge_people(session, loser=current[bases[k]], survivor=current[owner])
-    for record in persons:
-        for edge in merge_edges(record):
-            apply_edge(session, edge)
+    for edge in edges:
+        apply_edge(session, edge)
 
 
 def apply_edge(session: Session, edge: MergeEdge) -> None:

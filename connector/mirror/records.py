@@ -8,11 +8,11 @@ identities and the cursor land together or not at all.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from hashlib import sha256 as _sha256
 from typing import Any
 
 from sqlalchemy import bindparam, delete, select, update
@@ -20,7 +20,16 @@ from sqlalchemy.orm import Session
 
 from connector.mirror import tables as t
 from connector.mirror.cursors import set_cursor
-from connector.mirror.identity import RecordKey, derived_links, email_of, key_of, link_records
+from connector.mirror.identity import (
+    DERIVED_LINKS,
+    EMAIL_FIELD,
+    MERGE_EDGES,
+    MergeEdge,
+    Person,
+    email_of_value,
+    link_people,
+    record_links,
+)
 from connector.mirror.sqlutil import (
     chunks,
     dumps,
@@ -75,9 +84,11 @@ class FlaggedRecord:
 
 
 def content_hash(properties_json: str, archived: bool, associations_json: str) -> str:
-    """sha256 over canonical JSON: equal content always hashes equal, whatever the key order."""
-    payload = f"{properties_json}\x1f{int(archived)}\x1f{associations_json}"
-    return hashlib.sha256(payload.encode()).hexdigest()
+    """sha256 over canonical JSON: equal content always hashes equal, whatever the key order.
+
+    The formula is what existing mirrors store: changing it would version every record once."""
+    middle = "\x1f1\x1f" if archived else "\x1f0\x1f"
+    return _sha256((properties_json + middle + associations_json).encode()).hexdigest()
 
 
 def _stored_query(count: int) -> tuple[Any, tuple[str, ...]]:
@@ -100,24 +111,42 @@ def _links_delete(count: int) -> tuple[Any, tuple[str, ...]]:
     return stmt, ("crm", "object_type", *names)
 
 
-def _stored(session: Session, keys: Iterable[RecordKey]) -> dict[RecordKey, tuple[str, int]]:
-    """key -> (content_hash, version_no) for the keys already mirrored."""
-    grouped: dict[tuple[str, str], list[str]] = {}
-    for crm, object_type, record_id in keys:
-        grouped.setdefault((crm, object_type), []).append(record_id)
-    found: dict[RecordKey, tuple[str, int]] = {}
-    for (crm, object_type), ids in grouped.items():
-        for part in chunks(ids):
-            for record_id, digest, version in run_in(session, _stored_query, (crm, object_type), part):
-                found[(crm, object_type, record_id)] = (digest, version)
+def _stored(session: Session, crm: str, object_type: str, ids: Sequence[str]) -> dict[str, tuple[str, int]]:
+    """record id -> (content_hash, version_no) for the ids of one object type already mirrored."""
+    found: dict[str, tuple[str, int]] = {}
+    for part in chunks(ids):
+        for record_id, digest, version in run_in(session, _stored_query, (crm, object_type), part):
+            found[record_id] = (digest, version)
     return found
 
 
-def _flags(record: SourceRecord, flags_for: FlagsFor | None) -> list[str]:
-    found = [flag for flag in (email_of(record)[1],) if flag]
-    if flags_for is not None:
-        found.extend(flags_for(record))
-    return sorted(set(found))
+def _by_type(records: Sequence[SourceRecord]) -> dict[tuple[Crm, str], dict[str, SourceRecord]]:
+    """Records grouped by (crm, object type), keyed by id: a record twice in a page, the later wins.
+
+    A page is one object type in practice, so that case is checked without per-record tuples."""
+    if not records:
+        return {}
+    first = records[0]
+    crm, object_type = first.crm, first.object_type
+    if all(r.crm is crm and r.object_type == object_type for r in records):
+        return {(crm, object_type): {r.record_id: r for r in records}}
+    grouped: dict[tuple[Crm, str], dict[str, SourceRecord]] = {}
+    for r in records:
+        grouped.setdefault((r.crm, r.object_type), {})[r.record_id] = r
+    return grouped
+
+
+_FLAG_JSON = {None: "[]", "no_email": '["no_email"]', "bad_email": '["bad_email"]'}
+
+
+def _flags_json(email_flag: str | None, record: SourceRecord, flags_for: FlagsFor | None) -> str:
+    """The record's bad-data flags as canonical JSON (sorted, unique)."""
+    if flags_for is None:
+        return _FLAG_JSON[email_flag]
+    found = set(flags_for(record))
+    if email_flag:
+        found.add(email_flag)
+    return dumps(sorted(found)) if found else "[]"
 
 
 _RECORD_COLUMNS = (
@@ -178,60 +207,71 @@ def upsert_page(
     cursor: CursorUpdate | None = None,
     flags_for: FlagsFor | None = None,
 ) -> PageResult:
-    """Mirror one page: current rows, version rows on content change, identities, links, cursor."""
-    page = {key_of(r): r for r in records}  # a record twice in a page: the later copy wins
-    stored = _stored(session, page)
+    """Mirror one page: current rows, version rows on content change, identities, links, cursor.
+
+    One pass per record: its canonical JSON is built once and serves the hash, the current row
+    and the version row; its normalised email serves the flags and the identity link.
+    """
     now = now_utc()
     written: list[tuple[Any, ...]] = []
     touched: list[tuple[Any, ...]] = []
     versions: list[tuple[Any, ...]] = []
-    moved: list[SourceRecord] = []
+    people: list[Person] = []
+    edges: list[MergeEdge] = []
+    links: list[tuple[str, str, str, str, str]] = []
+    relinked: dict[tuple[str, str], list[str]] = {}  # links of records mirrored before: replaced
     inserted = 0
-    for key, record in page.items():
-        props = dumps(dict(record.properties))
-        assoc = dumps({k: sorted(v) for k, v in record.associations.items()}) if record.associations else "{}"
-        digest = content_hash(props, record.archived, assoc)
-        found = _flags(record, flags_for)
-        flags = dumps(found) if found else "[]"
-        previous = stored.get(key)
-        if previous is not None and previous[0] == digest:
-            touched.append((now, flags, *key))
-            continue
-        version = previous[1] + 1 if previous else 1
-        inserted += version == 1
-        deleted = (record.properties.get("IsDeleted") or "").lower() == "true"
-        modified, archived = record.modified_at, record.archived
-        written.append(
-            (*key, props, assoc, digest, modified, archived, deleted, None, flags, now, now, version, run_id)
-        )
-        versions.append((*key, version, digest, props, archived, modified, run_id, now))
-        moved.append(record)
+    for (crm, object_type), page in _by_type(records).items():
+        crm_v = crm.value
+        stored = _stored(session, crm_v, object_type, list(page))
+        email_field = EMAIL_FIELD.get((crm, object_type))
+        derived = DERIVED_LINKS.get((crm, object_type))
+        edges_of = MERGE_EDGES.get((crm, object_type))
+        for record_id, record in page.items():
+            properties = record.properties
+            props = dumps(properties if properties.__class__ is dict else dict(properties))
+            associations = record.associations
+            assoc = dumps({k: sorted(v) for k, v in associations.items()}) if associations else "{}"
+            archived = record.archived
+            digest = content_hash(props, archived, assoc)
+            email = flag = None
+            if email_field is not None:
+                email, flag = email_of_value(properties.get(email_field))
+            flags = _flags_json(flag, record, flags_for)
+            previous = stored.get(record_id)
+            if previous is not None and previous[0] == digest:
+                touched.append((now, flags, crm_v, object_type, record_id))
+                continue
+            key = (crm_v, object_type, record_id)
+            if previous is None:
+                version = 1
+                inserted += 1
+            else:
+                version = previous[1] + 1
+                relinked.setdefault((crm_v, object_type), []).append(record_id)
+            deleted = (properties.get("IsDeleted") or "").lower() == "true"
+            modified = record.modified_at
+            row = (props, assoc, digest, modified, archived, deleted, None, flags, now, now, version, run_id)
+            written.append((*key, *row))
+            versions.append((*key, version, digest, props, archived, modified, run_id, now))
+            if email_field is not None:
+                people.append((key, email))
+            if edges_of is not None:
+                edges.extend(edges_of(key, properties))
+            if associations or derived:
+                declared = record_links(associations, derived, properties)
+                links.extend((*key, to_type, to_id) for to_type, to_id in declared)
     upsert_rows(session, t.RECORDS, _RECORD_COLUMNS, written, _UPDATED_ON_CHANGE)
     prepare(session, _touch_statement).run(session, touched)
     prepare(session, _version_statement).run(session, versions)
-    _replace_links(session, moved)
-    link_records(session, moved)
+    for (crm_v, object_type), ids in relinked.items():  # a changed record's links are what it declares now
+        for part in chunks(ids):
+            run_in(session, _links_delete, (crm_v, object_type), part)
+    insert_ignore_rows(session, t.LINKS, _LINK_COLUMNS, links)
+    link_people(session, people, edges)
     if cursor is not None:
         set_cursor(session, cursor.stream, cursor.value, cursor.last_id, run_id)
     return PageResult(inserted=inserted, changed=len(versions) - inserted, unchanged=len(touched))
-
-
-def _replace_links(session: Session, records: Sequence[SourceRecord]) -> None:
-    """A changed record's links are exactly what it declares now (old ones removed)."""
-    if not records:
-        return
-    grouped: dict[tuple[str, str], list[str]] = {}
-    for record in records:
-        grouped.setdefault((record.crm.value, record.object_type), []).append(record.record_id)
-    for (crm, object_type), ids in grouped.items():
-        for part in chunks(ids):
-            run_in(session, _links_delete, (crm, object_type), part)
-    rows = [
-        (record.crm.value, record.object_type, record.record_id, to_type, to_id)
-        for record in records
-        for to_type, to_id in derived_links(record)
-    ]
-    insert_ignore_rows(session, t.LINKS, _LINK_COLUMNS, rows)
 
 
 def row_to_record(row: Any) -> SourceRecord:
