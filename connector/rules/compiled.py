@@ -7,14 +7,14 @@ precompiled closures, which is what lets it judge 100k+ people a second.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from string import Template
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from connector.model import LADDER, Crm, Stage, ladder_rank
-from connector.rules.conditions import Check, compile_condition, duration, fields_read
+from connector.rules.conditions import Check, compile_condition, duration, fields_read, reads_time
 from connector.rules.fields import DEAL_FIELDS, PARSERS, BadValueError
 from connector.rules.schema import FieldDef, MappingFile, Phase, TaskSpec
 
@@ -137,6 +137,13 @@ class TimedRule:
     task: TaskTemplate | None
 
 
+_R = TypeVar("_R", AdvanceRule, TimedRule)
+
+
+def _groups(rules: StageRules) -> tuple[tuple[Any, ...], ...]:
+    return (rules.advance, rules.churn, rules.recycle, rules.tasks)
+
+
 @dataclass(frozen=True, slots=True)
 class StageRules:
     """The rules that can fire for a person at one current stage, precomputed per stage."""
@@ -192,6 +199,9 @@ class Mapping:
     readers: dict[str, Reader]
     stage_reads: dict[Crm, dict[str, tuple[StageRead, ...]]]
     rules_for: dict[Stage | None, StageRules]
+    # `rules_for` with conditions compiled to note when a time comparison flips (the engine's
+    # evaluate_with_next_check); a rule whose condition never reads `now` shares its closure.
+    rules_for_tracked: dict[Stage | None, StageRules]
 
     def order_for(self, field: str) -> tuple[Crm, ...]:
         """CRM precedence for one canonical field."""
@@ -279,15 +289,27 @@ def _stage_reads(
 
 def compile_mapping(model: MappingFile, version: str) -> Mapping:
     """Turn a semantically checked MappingFile into the evaluation tables."""
+    # Each rule is compiled twice when its condition reads `now`: plain, and tracking when the
+    # result would flip (rules_for_tracked); keyed by the plain rule's identity (ids may repeat).
+    tracked: dict[int, Any] = {}
+
+    def track(rule: _R, when: Any) -> _R:
+        if reads_time(when):
+            tracked[id(rule)] = replace(rule, check=compile_condition(when, track=True))
+        return rule
+
     advance = sorted(
         (
-            AdvanceRule(
-                r.id,
-                r.to,
-                ladder_rank(r.to),
-                frozenset(r.from_) if r.from_ else None,
-                compile_condition(r.when),
-                fields_read(r.when),
+            track(
+                AdvanceRule(
+                    r.id,
+                    r.to,
+                    ladder_rank(r.to),
+                    frozenset(r.from_) if r.from_ else None,
+                    compile_condition(r.when),
+                    fields_read(r.when),
+                ),
+                r.when,
             )
             for r in model.advance
         ),
@@ -296,16 +318,19 @@ def compile_mapping(model: MappingFile, version: str) -> Mapping:
 
     def timed(rules: list[Any], *, is_task: bool = False) -> tuple[TimedRule, ...]:
         return tuple(
-            TimedRule(
-                r.id,
-                frozenset(r.stages if is_task else r.from_),
-                None if is_task else r.to,
-                compile_condition(r.when) if r.when is not None else None,
-                tuple(dict.fromkeys((*fields_read(r.when), *_timer_fields(r)))),
-                None if r.since == "stage_entered" else r.since,
-                duration(r.after),
-                getattr(r, "satisfied_by", None),
-                _task(r.task),
+            track(
+                TimedRule(
+                    r.id,
+                    frozenset(r.stages if is_task else r.from_),
+                    None if is_task else r.to,
+                    compile_condition(r.when) if r.when is not None else None,
+                    tuple(dict.fromkeys((*fields_read(r.when), *_timer_fields(r)))),
+                    None if r.since == "stage_entered" else r.since,
+                    duration(r.after),
+                    getattr(r, "satisfied_by", None),
+                    _task(r.task),
+                ),
+                r.when,
             )
             for r in rules
         )
@@ -323,6 +348,10 @@ def compile_mapping(model: MappingFile, version: str) -> Mapping:
             tuple(r for r in tasks if stage in r.from_),
         )
         for stage in (None, *Stage)
+    }
+    rules_for_tracked = {
+        stage: StageRules(*(tuple(tracked.get(id(r), r) for r in group) for group in _groups(rules)))
+        for stage, rules in rules_for.items()
     }
     return Mapping(
         name=model.name,
@@ -374,4 +403,5 @@ def compile_mapping(model: MappingFile, version: str) -> Mapping:
         readers=_readers(sources, model),
         stage_reads=_stage_reads(sources),
         rules_for=rules_for,
+        rules_for_tracked=rules_for_tracked,
     )

@@ -5,6 +5,12 @@ ladder), forward moves (rules and CRM stage values, highest stage wins), recycle
 other backward moves), then SLA tasks. At most one transition per evaluation; a stage already
 reflected by the canonical stage decides nothing (echo suppression). No I/O, no clock: `now` is
 an argument, so the same input always gives the same output.
+
+`evaluate_with_next_check` gives the same decisions plus the earliest instant after `now` at
+which a time comparison the evaluation made (a timed rule's `now - anchor >= after`, a
+condition's older_than/newer_than) changes value. Until then the decisions stay the same but for
+the fields that embed `now` (a task's due time, provenance's decided_at): comparisons not made
+were short-circuited, so they did not influence the result.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from datetime import datetime
+from typing import NamedTuple
 
 from connector.model import (
     LADDER,
@@ -29,6 +36,7 @@ from connector.model import (
     TaskDecision,
 )
 from connector.rules.compiled import RANKS, Mapping, TimedRule, rank
+from connector.rules.conditions import flips_at, note_flip
 from connector.rules.facts import Evidence, Facts, deals_for
 from connector.rules.fields import PLAIN_TYPES, input_value
 
@@ -268,11 +276,30 @@ class _Run(Facts):
             self.out.append(decision)
 
 
-def evaluate(
-    person: Person, history: Iterable[StageChange], mapping: Mapping, now: datetime
-) -> tuple[Decision, ...]:
-    """All decisions for one person at `now`: at most one transition, tasks, and skipped reads."""
-    run = _Run(person, tuple(history), mapping, now)
+class _Tracked(_Run):
+    """A `_Run` that also learns when its result could change with time alone (`horizon`)."""
+
+    __slots__ = ("horizon",)
+
+    def __init__(
+        self, person: Person, history: tuple[StageChange, ...], mapping: Mapping, now: datetime
+    ) -> None:
+        _Run.__init__(self, person, history, mapping, now)
+        self.rules = mapping.rules_for_tracked[self.current]  # conditions that note their flips
+        self.horizon: datetime | None = None
+
+    def due(self, rule: TimedRule) -> tuple[bool, datetime | None]:
+        """`_Run.due`, noting when `now - anchor >= after` turns true if it is not yet: it is
+        evaluated whenever there is an anchor, and once true it stays true."""
+        anchor = self.entered if rule.since is None else self[rule.since]
+        if anchor is not None:
+            at = flips_at(anchor, rule.after)
+            if at is not None and at > self.now:
+                note_flip(self, at)
+        return _Run.due(self, rule)
+
+
+def _judge(run: _Run) -> tuple[Decision, ...]:
     rules = run.rules
     if (  # the first group that decides ends the evaluation; empty groups cost no call
         not (rules.churn and run.timed(rules.churn))
@@ -283,8 +310,30 @@ def evaluate(
         run.timed(rules.tasks)
     for bad in run.unknown:
         why = run.why(f"value-map:{bad.field}", (), (("raw", input_value(bad.raw)),))
-        run.out.append(Skipped(person.person_id, bad.reason, bad.record, bad.field, why))
+        run.out.append(Skipped(run.person.person_id, bad.reason, bad.record, bad.field, why))
     return tuple(run.out)
+
+
+def evaluate(
+    person: Person, history: Iterable[StageChange], mapping: Mapping, now: datetime
+) -> tuple[Decision, ...]:
+    """All decisions for one person at `now`: at most one transition, tasks, and skipped reads."""
+    return _judge(_Run(person, tuple(history), mapping, now))
+
+
+class Evaluation(NamedTuple):
+    decisions: tuple[Decision, ...]
+    next_check: datetime | None  # earliest instant after `now` the decisions could differ; None: never
+
+
+def evaluate_with_next_check(
+    person: Person, history: Iterable[StageChange], mapping: Mapping, now: datetime
+) -> Evaluation:
+    """`evaluate`, plus when to look again: at any instant in [now, next_check) the decisions are
+    the same (kinds, rules, stages, targets; fields that embed `now` move with it)."""
+    run = _Tracked(person, tuple(history), mapping, now)
+    decisions = _judge(run)
+    return Evaluation(decisions, run.horizon)
 
 
 def canonical_stage_of(record: SourceRecord, mapping: Mapping) -> Stage | None:
