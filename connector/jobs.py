@@ -49,6 +49,9 @@ class Job(_Model):
     crms: tuple[Crm, ...] = (Crm.HUBSPOT, Crm.SALESFORCE)
     push: bool = True
     misfire_grace_time: Interval = "60s"
+    # Everyone is re-evaluated at least this often even if nothing of theirs changed: a safety
+    # net under the cycle's selection of changed people and due timers (see connector/sync.py).
+    full_sweep_every: Interval = "6h"
     timezone: Literal["UTC"] = "UTC"
 
     @field_validator("streams")
@@ -82,6 +85,10 @@ class Job(_Model):
     @property
     def interval(self) -> timedelta | None:
         return parse_interval(self.every) if self.every else None
+
+    @property
+    def sweep_every(self) -> timedelta:
+        return parse_interval(self.full_sweep_every)
 
     @property
     def grace_seconds(self) -> int:

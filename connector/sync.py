@@ -8,7 +8,13 @@ Dependencies are injected (`Clients`, `Mirror`, mapping), so tests pass sandbox 
 the daemon passes long-lived ones. `dry_run=True` is `revops-sync plan`: evaluate and plan the
 writes, store nothing, send nothing.
 
-    python -m connector.sync [--no-push] [--dry-run]   # one cycle from the environment's Settings
+A cycle evaluates only the people who need it (connector/mirror/evaluations.py): something of
+theirs changed since their last evaluation (whoever wrote it, logged durably in the mirror), a
+timer or time condition of theirs is due (the engine says when), they were never evaluated under
+this mapping, or their periodic re-check is due (`sweep_every`, 6 hours by default, a safety
+net). The rest are counted as unchanged. A dry run selects the same people and stores nothing.
+
+    python -m connector.sync [--no-push] [--dry-run] [--full]   # one cycle from the environment's Settings
 """
 
 from __future__ import annotations
@@ -19,13 +25,22 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 from connector.config import Settings
 from connector.crm.clients import HubSpotConnection, SalesforceConnection
 from connector.mirror.audit import save_decisions
 from connector.mirror.db import Mirror, open_mirror
+from connector.mirror.evaluations import (
+    DEFAULT_SWEEP,
+    PersonEvaluation,
+    Selection,
+    change_mark,
+    record_evaluations,
+    select_people,
+)
 from connector.mirror.people import load_people
 from connector.mirror.runs import finish_run, start_run
 from connector.model import (
@@ -47,7 +62,7 @@ from connector.push.salesforce_writer import SalesforceWriter
 from connector.push.store import MirrorStore, outbox_row
 from connector.push.writes import Outcome, PlannedWrite
 from connector.rules.compiled import Mapping as RulesMapping
-from connector.rules.engine import evaluate, task_key, transition_key
+from connector.rules.engine import evaluate_with_next_check, task_key, transition_key
 from connector.rules.loader import load_mapping
 from connector.rules.values import stage_writes
 
@@ -100,7 +115,8 @@ class CycleReport:
     mapping_version: str
     dry_run: bool = False
     records_pulled: dict[str, int] = field(default_factory=dict)
-    people: int = 0
+    people: int = 0  # people evaluated
+    people_unchanged: int = 0  # people skipped: nothing of theirs changed, no timer or re-check due
     decisions: Counter[tuple[str, str]] = field(default_factory=Counter)  # (kind, rule) -> n
     planned: list[PlannedWrite] = field(default_factory=list)
     outbox_new: int = 0
@@ -139,7 +155,10 @@ class CycleReport:
     def summary(self) -> str:
         lines = [
             f"run {self.run_id} ({'plan' if self.dry_run else 'sync'}) mapping {self.mapping_version}",
-            f"pulled: {sum(self.records_pulled.values())} records; people evaluated: {self.people}",
+            (
+                f"pulled: {sum(self.records_pulled.values())} records; people evaluated: {self.people}"
+                f" (unchanged, skipped: {self.people_unchanged})"
+            ),
             f"decisions: {sum(self.decisions.values())}; writes planned: {len(self.planned)}"
             + (
                 ""
@@ -165,8 +184,12 @@ def run_cycle(
     pull_fn: PullFn | None = None,
     stop: threading.Event | None = None,
     quota_share: float = 0.8,
+    sweep_every: timedelta | None = DEFAULT_SWEEP,
 ) -> CycleReport:
-    """Run one cycle. `pull` defaults to `not dry_run`; `stop` ends it between phases."""
+    """Run one cycle. `pull` defaults to `not dry_run`; `stop` ends it between phases.
+
+    `sweep_every`: everyone is evaluated at least this often even if nothing of theirs changed
+    (None: never; timedelta(0): every cycle, the behaviour before selective evaluation)."""
     clients = source if isinstance(source, Clients) else Clients.from_settings(source)
     now = now or datetime.now(UTC)
     do_pull = (not dry_run) if pull is None else pull
@@ -176,6 +199,7 @@ def run_cycle(
     try:
         if do_pull:
             report.records_pulled = dict((pull_fn or _default_pull)(clients, mirror, now, stop))
+            crash_point("after_pull")
         if stop is not None and stop.is_set():
             return _finish(mirror, report, clients, "stopped")
         planner = Planner(
@@ -183,13 +207,26 @@ def run_cycle(
             task_key=task_key,
             decision_key=transition_key,
         )
-        decisions, pairs, report.people = _evaluate(mirror, mapping, planner, now)
+        evaluated = _evaluate(mirror, mapping, planner, now, sweep_every)
+        decisions, pairs = evaluated.decisions, evaluated.pairs
+        report.people = len(evaluated.outcomes)
+        report.people_unchanged = max(evaluated.selection.people - report.people, 0)
         report.decisions = Counter((d.kind, d.why.rule_id) for d in decisions)
         report.planned = [w for _, w in pairs]
         if dry_run:
             return _finish(mirror, report, clients, "ok")
         with mirror.transaction() as s:
+            mark = change_mark(s)
             saved = save_decisions(s, run_id, decisions, [outbox_row(w, d) for d, w in pairs])
+            record_evaluations(
+                s,
+                evaluated.selection,
+                run_id,
+                mapping.version,
+                now,
+                outcomes=evaluated.outcomes,
+                saved_after=mark,
+            )
         report.outbox_new, report.outbox_dup = saved.outbox_new, saved.outbox_dup
         report.payload_mismatch = saved.payload_mismatch
         crash_point("after_outbox_commit")
@@ -205,29 +242,42 @@ def run_cycle(
         raise
 
 
+@dataclass
+class _Evaluated:
+    selection: Selection
+    decisions: list[Decision] = field(default_factory=list)  # skipped ones kept for the audit
+    pairs: list[tuple[StageTransition | TaskDecision, PlannedWrite]] = field(default_factory=list)
+    outcomes: dict[str, PersonEvaluation] = field(default_factory=dict)  # per evaluated person
+
+
 def _evaluate(
-    mirror: Mirror, mapping: RulesMapping, planner: Planner, now: datetime
-) -> tuple[list[Decision], list[tuple[StageTransition | TaskDecision, PlannedWrite]], int]:
-    """Run the pure engine over every mirrored person and plan each one's writes at once:
-    (decisions, (decision, write) pairs, people evaluated). Skipped decisions are kept for the
-    audit. Planning per person keeps no `Person` past its own turn, so memory follows the
-    decisions, not the size of the mirror (write keys carry the person: no cross-person dedupe)."""
-    decisions: list[Decision] = []
-    pairs: list[tuple[StageTransition | TaskDecision, PlannedWrite]] = []
-    evaluated = 0
+    mirror: Mirror, mapping: RulesMapping, planner: Planner, now: datetime, sweep_every: timedelta | None
+) -> _Evaluated:
+    """Run the pure engine over the people who need it and plan each one's writes at once.
+
+    Selection, echoes and people are read in one snapshot. Planning per person keeps no `Person`
+    past its own turn, so memory follows the decisions, not the size of the mirror (write keys
+    carry the person: no cross-person dedupe)."""
     with mirror.reader() as s:
+        out = _Evaluated(select_people(s, mapping.version, now, sweep_every))
         echoes = echo_times(s)
-        for loaded in load_people(s):
+        for loaded in load_people(s, out.selection.person_ids):
             person = without_echoes(loaded, echoes)
-            evaluated += 1
-            settled = settle(person, mapping, now)
-            if settled:
-                decisions.extend(settled)
-                pairs.extend(planner.plan_pairs(settled, {person.person_id: person}))
-    skipped = sum(isinstance(d, Skipped) for d in decisions)
+            settled = settle_until(person, mapping, now)
+            out.outcomes[person.person_id] = _outcome(person, settled)
+            if settled.decisions:
+                out.decisions.extend(settled.decisions)
+                out.pairs.extend(planner.plan_pairs(settled.decisions, {person.person_id: person}))
+    log.info(
+        "evaluated %d of %d people (%s)",
+        len(out.outcomes),
+        out.selection.people,
+        ", ".join(f"{why} {n}" for why, n in sorted(out.selection.reasons.items())) or "none due",
+    )
+    skipped = sum(isinstance(d, Skipped) for d in out.decisions)
     if skipped:
         log.info("%d record(s) skipped by the engine (see revops-sync why)", skipped)
-    return decisions, pairs, evaluated
+    return out
 
 
 def settle(person: Person, mapping: RulesMapping, now: datetime) -> list[Decision]:
@@ -237,18 +287,49 @@ def settle(person: Person, mapping: RulesMapping, now: datetime) -> list[Decisio
     step per cycle and a re-run of an unchanged cycle would still write. Each step is audited;
     the planner writes only the last one. A stage seen twice ends the loop (no oscillation).
     """
+    return settle_until(person, mapping, now).decisions
+
+
+class Settled(NamedTuple):
+    decisions: list[Decision]
+    next_check: datetime | None  # the earliest instant a time comparison of any step flips
+    last: Person  # the person as the last step saw them (stage and history moved by the steps)
+    settled: bool  # the last step moved nothing (False: a stage seen twice, or steps ran out)
+
+
+def settle_until(person: Person, mapping: RulesMapping, now: datetime) -> Settled:
+    """`settle`, plus when to look again and where the steps ended."""
     out: list[Decision] = []
     seen = {person.stage}
+    next_check: datetime | None = None
     for _ in range(len(Stage)):
-        step = evaluate(person, person.history, mapping, now)
+        step, flips = evaluate_with_next_check(person, person.history, mapping, now)
+        if flips is not None and (next_check is None or flips < next_check):
+            next_check = flips
         out.extend(d for d in step if not (out and isinstance(d, Skipped)))  # skips: first step only
         move = next((d for d in step if isinstance(d, StageTransition)), None)
-        if move is None or move.to_stage in seen:
+        if move is None:
+            return Settled(out, next_check, person, settled=True)
+        if move.to_stage in seen:
             break
         seen.add(move.to_stage)
         change = StageChange(move.to_stage, move.why.decided_at, move.why.rule_id)
         person = replace(person, stage=move.to_stage, history=(*person.history, change))
-    return out
+    return Settled(out, next_check, person, settled=False)
+
+
+def _outcome(person: Person, settled: Settled) -> PersonEvaluation:
+    """What the mirror must hold after the save for this person to be settled (evaluations.py)."""
+    if not settled.decisions:
+        return PersonEvaluation(settled.next_check)
+    last = settled.last
+    moved = last.stage != person.stage or len(last.history) != len(person.history)
+    return PersonEvaluation(
+        settled.next_check,
+        settled.settled,
+        (last.stage, last.history) if moved else None,
+        tuple(task_key(d) for d in settled.decisions if isinstance(d, TaskDecision)),
+    )
 
 
 def _default_pull(
@@ -282,6 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-push", action="store_true", help="pull and plan, queue writes, send nothing")
     parser.add_argument("--dry-run", action="store_true", help="evaluate and print the plan; store nothing")
     parser.add_argument("--no-pull", action="store_true", help="skip the pull (use the mirror as it is)")
+    parser.add_argument("--full", action="store_true", help="evaluate everyone, changed or not")
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     mirror = open_mirror(settings.database_url)
@@ -293,6 +375,7 @@ def main(argv: list[str] | None = None) -> int:
         push=not args.no_push,
         dry_run=args.dry_run,
         pull=False if args.no_pull else None,
+        sweep_every=timedelta(0) if args.full else DEFAULT_SWEEP,
     )
     print(report.summary())  # noqa: T201 - the module's CLI output
     return 0

@@ -119,7 +119,13 @@ class CycleRunner:
         clients = for_job(self.clients, job)
         before = clients.api_calls()
         report = run_cycle(
-            clients, self.mirror, mapping, push=job.push, stop=stop, pull_fn=job_pull(job.streams)
+            clients,
+            self.mirror,
+            mapping,
+            push=job.push,
+            stop=stop,
+            pull_fn=job_pull(job.streams),
+            sweep_every=job.sweep_every,
         )
         log.info("job %s: %s", job.id, report.summary().replace("\n", "; "))
         figures = figures_from(report, clients, before)

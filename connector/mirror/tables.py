@@ -214,6 +214,29 @@ class WriteAttempt(SQLModel, table=True):
     error: str | None = _text(nullable=True)
 
 
+class EvaluationRow(SQLModel, table=True):
+    """A person's last evaluation by a sync cycle: enough to tell whether the next one may skip them."""
+
+    __tablename__ = "evaluations"
+    person_id: str = Field(primary_key=True)
+    evaluated_run_id: int | None = None
+    mapping_version: str
+    evaluated_at: datetime = _when()  # the cycle's `now`
+    next_check_at: datetime | None = _when(nullable=True)  # a timer or time condition flips then
+
+
+class EvaluationChange(SQLModel, table=True):
+    """A change to something people are evaluated from, logged by triggers (migration 4) in the
+    writing transaction; a cycle consumes the rows up to the `seq` it selected from."""
+
+    __tablename__ = "evaluation_changes"
+    seq: int | None = Field(default=None, primary_key=True)
+    person_id: str | None = None
+    crm: str | None = None
+    object_type: str | None = None
+    record_id: str | None = None
+
+
 def table(model: type[SQLModel]) -> Table:
     """The Core `Table` behind a SQLModel class (typed, for Core statements)."""
     result = model.__table__  # type: ignore[attr-defined]
@@ -234,3 +257,5 @@ STAGE_HISTORY = table(StageHistory)
 OUTBOX = table(OutboxEntry)
 ATTEMPTS = table(WriteAttempt)
 MIGRATIONS = table(SchemaMigration)
+EVALUATIONS = table(EvaluationRow)
+EVALUATION_CHANGES = table(EvaluationChange)

@@ -146,9 +146,10 @@ def losses(crms: Crms) -> list[str]:
 
 
 def settled_to_rules(crms: Crms) -> list[str]:
-    """One more full cycle from the sources: if the CRMs hold what the rules require, it writes nothing."""
+    """One more full cycle from the sources: if the CRMs hold what the rules require, it writes nothing.
+    `--full`: everyone is evaluated, not only the people something changed for."""
     crms.clear_ledgers()
-    code, err = run_child(crms)
+    code, err = run_child(crms, "--full")
     if code:
         return [f"verification cycle failed: {err[-500:]}"]
     return [f"{c['crm']} {c['method']} {c['path']}" for c in crms.write_calls()]
