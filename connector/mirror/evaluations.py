@@ -26,11 +26,12 @@ from sqlalchemy.orm import Session
 from connector.mirror import tables as t
 from connector.mirror.identity import DEAL_TYPES, RecordKey, identities_for, survivors
 from connector.mirror.people import TASK_OP
-from connector.mirror.sqlutil import chunks, upsert
+from connector.mirror.sqlutil import chunks, upsert_rows
 from connector.model import Stage, StageChange
 
 DEFAULT_SWEEP = timedelta(hours=6)
 _DEALS = frozenset((crm.value, object_type) for crm, object_type in DEAL_TYPES)
+_COLUMNS = ("person_id", "evaluated_run_id", "mapping_version", "evaluated_at", "next_check_at")
 CLOSED_TASK_STATUSES = ("dead", "superseded")  # as people.py reads open tasks (tested equal)
 
 
@@ -175,18 +176,10 @@ def record_evaluations(
     the mark); rows from other writers in between stay for the next cycle."""
     unsettled = _unsettled(session, outcomes)
     rows = [
-        {
-            "person_id": pid,
-            "evaluated_run_id": run_id,
-            "mapping_version": mapping_version,
-            "evaluated_at": now,
-            "next_check_at": now if pid in unsettled else outcome.next_check,
-        }
+        (pid, run_id, mapping_version, now, now if pid in unsettled else outcome.next_check)
         for pid, outcome in outcomes.items()
     ]
-    upsert(
-        session, t.EVALUATIONS, rows, ("evaluated_run_id", "mapping_version", "evaluated_at", "next_check_at")
-    )
+    upsert_rows(session, t.EVALUATIONS, _COLUMNS, rows, _COLUMNS[1:])
     if logs_changes(session):
         log = t.EVALUATION_CHANGES.c
         consumed = or_(log.seq <= selection.changes_upto, log.seq > saved_after)
@@ -198,12 +191,8 @@ def _unsettled(session: Session, outcomes: Mapping[str, PersonEvaluation]) -> se
     out = {pid for pid, o in outcomes.items() if not o.settled}
     moved = {pid: o.moved_to for pid, o in outcomes.items() if o.moved_to is not None and pid not in out}
     if moved:
-        stages, history = stored_stages(session, list(moved))
-        out.update(
-            pid
-            for pid, (stage, hist) in moved.items()
-            if (stages.get(pid), history.get(pid, ())) != (stage, hist)
-        )
+        stored = _stage_marks(session, list(moved))
+        out.update(pid for pid, (stage, history) in moved.items() if stored.get(pid) != _mark(stage, history))
     tasks = {key: pid for pid, o in outcomes.items() if pid not in out for key in o.task_keys}
     if tasks:
         open_keys = _open_task_keys(session, list(tasks))
@@ -211,27 +200,30 @@ def _unsettled(session: Session, outcomes: Mapping[str, PersonEvaluation]) -> se
     return out
 
 
-def stored_stages(
-    session: Session, person_ids: Sequence[str]
-) -> tuple[dict[str, Stage], dict[str, tuple[StageChange, ...]]]:
-    """Current stage and history per person, as load_people reads them."""
+StageMark = tuple[str | None, datetime | None, int]
+
+
+def _mark(stage: Stage | None, history: tuple[StageChange, ...]) -> StageMark:
+    """A stage and history as the save leaves them: the stage, since its last entry, how many.
+
+    Each saved move appends one entry and sets the stage and its `since`; a move the save dropped
+    (stale or repeated) leaves the stage, its time or the count short of what was decided."""
+    return (stage.value if stage else None, history[-1].at if history else None, len(history))
+
+
+def _stage_marks(session: Session, person_ids: Sequence[str]) -> dict[str, StageMark]:
     st, hist = t.PERSON_STAGES.c, t.STAGE_HISTORY.c
     conn = session.connection()
-    stages: dict[str, Stage] = {}
-    history: dict[str, list[StageChange]] = {}
+    current: dict[str, tuple[str, datetime]] = {}
+    counts: dict[str, int] = {}
     for part in chunks(person_ids):
-        stages.update(
-            (pid, Stage(s))
-            for pid, s in conn.execute(select(st.person_id, st.stage).where(st.person_id.in_(part)))
-        )
-        rows = conn.execute(
-            select(hist.person_id, hist.stage, hist.entered_at, hist.rule_id)
-            .where(hist.person_id.in_(part))
-            .order_by(hist.person_id, hist.entered_at, hist.id)
-        )
-        for pid, stage, at, rule in rows:
-            history.setdefault(pid, []).append(StageChange(Stage(stage), at, rule))
-    return stages, {pid: tuple(h) for pid, h in history.items()}
+        for pid, stage, since in conn.execute(
+            select(st.person_id, st.stage, st.since).where(st.person_id.in_(part))
+        ):
+            current[pid] = (stage, since)
+        stmt = select(hist.person_id, func.count()).where(hist.person_id.in_(part)).group_by(hist.person_id)
+        counts.update((pid, n) for pid, n in conn.execute(stmt))
+    return {pid: (*current.get(pid, (None, None)), counts.get(pid, 0)) for pid in person_ids}
 
 
 def _open_task_keys(session: Session, keys: Sequence[str]) -> set[str]:
