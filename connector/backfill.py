@@ -20,7 +20,7 @@ from connector.errors import ConfigError
 from connector.mirror.db import Mirror
 from connector.mirror.records import upsert_page
 from connector.mirror.runs import finish_run, start_run
-from connector.pull import StreamStats
+from connector.pull import StreamStats, gc_frozen
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def backfill(
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     status, error = "ok", None
     try:
-        with Progress(*columns, disable=not progress) as bar:
+        with gc_frozen(), Progress(*columns, disable=not progress) as bar:
             for reader, stream in chosen:
                 stats = StreamStats(stream.name)
                 task = bar.add_task(stream.name, total=None)

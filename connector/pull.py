@@ -13,12 +13,14 @@ of each stream (default 3600 s) so an operator or a test can kill the process be
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -117,6 +119,19 @@ class StreamStats:
         out["mirror_cpu"] = round(self.mirror_cpu, 3)
         out.update(resumed=self.resumed, skipped=self.skipped, watermark=_iso(self.watermark))
         return out
+
+
+@contextmanager
+def gc_frozen() -> Iterator[None]:
+    """Leave the objects alive before a pull (modules, clients, caches) out of the collector's
+    passes during it. A pull allocates millions of short-lived objects, so full collections run
+    every few thousand records and each re-scanned that whole heap: ~4 µs CPU per record.
+    Unfrozen afterwards, so nothing stays exempt from collection."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _pause_after() -> tuple[int, float] | None:
@@ -232,23 +247,28 @@ def pull_cycle(
     wanted = {get_stream(n).name for n in streams} if streams is not None else None
     out: list[StreamStats] = []
     first_error: ConnectorError | None = None
-    for reader in readers:
-        for stream in reader.streams:
-            if wanted is not None and stream.name not in wanted:
-                continue
-            calls0 = reader.api_calls
-            try:
-                out.append(
-                    pull_stream(mirror, reader, stream, run_id, cycle_start=now, lookback=lookback, stop=stop)
-                )
-            except ConfigError:
-                raise
-            except ConnectorError as exc:
-                log.warning("%s: pull failed, cursor kept at its last committed page: %s", stream.name, exc)
-                out.append(StreamStats(stream.name, error=str(exc), api_calls=reader.api_calls - calls0))
-                first_error = first_error or exc
-                if isinstance(exc, QuotaExhausted):
-                    break
+    with gc_frozen():
+        for reader in readers:
+            for stream in reader.streams:
+                if wanted is not None and stream.name not in wanted:
+                    continue
+                calls0 = reader.api_calls
+                try:
+                    out.append(
+                        pull_stream(
+                            mirror, reader, stream, run_id, cycle_start=now, lookback=lookback, stop=stop
+                        )
+                    )
+                except ConfigError:
+                    raise
+                except ConnectorError as exc:
+                    log.warning(
+                        "%s: pull failed, cursor kept at its last committed page: %s", stream.name, exc
+                    )
+                    out.append(StreamStats(stream.name, error=str(exc), api_calls=reader.api_calls - calls0))
+                    first_error = first_error or exc
+                    if isinstance(exc, QuotaExhausted):
+                        break
     if first_error is not None:
         raise first_error
     return out

@@ -1,9 +1,13 @@
 """Engine creation and the unit-of-work boundary.
 
-SQLite gets WAL + synchronous=NORMAL (crash-safe, fast commits), foreign keys, a busy timeout,
-and explicit BEGIN handling: pysqlite's legacy mode does not wrap DDL in a transaction and
-starts write transactions lazily, which would make migrations non-atomic and let two writers
-deadlock on lock upgrade. Every write unit of work therefore starts with BEGIN IMMEDIATE.
+SQLite gets WAL + synchronous=NORMAL, foreign keys, a busy timeout, in-memory statement journals,
+and explicit BEGIN handling. synchronous=NORMAL under WAL: a commit is always atomic and a killed
+process loses nothing it committed; only an OS crash or power cut can drop the last commits before
+the next WAL sync (at checkpoint), and then whole transactions — a page and its cursor together —
+so the pull re-reads them. Commits do not fsync, which a transaction per API page needs.
+Explicit BEGIN: pysqlite's legacy mode does not wrap DDL in a transaction and starts write
+transactions lazily, which would make migrations non-atomic and let two writers deadlock on lock
+upgrade. Every write unit of work therefore starts with BEGIN IMMEDIATE.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -24,6 +29,9 @@ _SQLITE_PRAGMAS = (
     "PRAGMA foreign_keys=ON",
     f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
     "PRAGMA wal_autocheckpoint=10000",  # checkpoint (and fsync) every ~40 MB of WAL, not every 4 MB
+    # Statement journals (a statement that fires a trigger or inserts from a SELECT) in memory: on
+    # disk, SQLite spills them past 64 KiB and writes every page it touches twice.
+    "PRAGMA temp_store=MEMORY",
 )
 _IMMEDIATE = "mirror_immediate"
 
@@ -63,10 +71,14 @@ class Mirror:
 
     engine: Engine
 
+    @cached_property
+    def _writer(self) -> Engine:
+        return writer(self.engine)  # built once: a pull opens a transaction per page
+
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """One write unit of work: commits on normal exit, rolls everything back on an exception."""
-        with Session(writer(self.engine), expire_on_commit=False) as session, session.begin():
+        with Session(self._writer, expire_on_commit=False) as session, session.begin():
             yield session
 
     @contextmanager

@@ -31,6 +31,7 @@ from connector.mirror.identity import (
     record_links,
 )
 from connector.mirror.sqlutil import (
+    as_is,
     chunks,
     dumps,
     in_params,
@@ -39,6 +40,7 @@ from connector.mirror.sqlutil import (
     prepare,
     run_in,
     upsert_rows,
+    upsert_statement,
 )
 from connector.model import Crm, SourceRecord
 
@@ -149,6 +151,8 @@ def _flags_json(email_flag: str | None, record: SourceRecord, flags_for: FlagsFo
     return dumps(sorted(found)) if found else "[]"
 
 
+# merged_into is not written (NULL on insert, kept on update: merges set it); last_run_id is left
+# out when there is no run, so neither costs a bound NULL per record.
 _RECORD_COLUMNS = (
     "crm",
     "object_type",
@@ -159,25 +163,13 @@ _RECORD_COLUMNS = (
     "modified_at",
     "archived",
     "deleted",
-    "merged_into",
     "flags",
+    "version_no",
     "first_seen",
     "last_seen",
-    "version_no",
     "last_run_id",
 )
-_VERSION_COLUMNS = (
-    "crm",
-    "object_type",
-    "record_id",
-    "version_no",
-    "content_hash",
-    "properties",
-    "archived",
-    "modified_at",
-    "run_id",
-    "pulled_at",
-)
+_RECORD_COLUMNS_NO_RUN = _RECORD_COLUMNS[:-1]
 _LINK_COLUMNS = ("crm", "object_type", "record_id", "to_type", "to_id")
 
 
@@ -196,8 +188,35 @@ def _touch_statement() -> tuple[Any, tuple[str, ...]]:
     return stmt, ("seen", "flags", "k_crm", "k_type", "k_id")
 
 
-def _version_statement() -> tuple[Any, tuple[str, ...]]:
-    return t.VERSIONS.insert(), _VERSION_COLUMNS
+def _versions_from_records(count: int) -> tuple[Any, tuple[str, ...]]:
+    """Version rows copied from the current rows just written: the same values, bound once."""
+    rec = t.RECORDS.c
+    keys, names = in_params(count)
+    source = select(
+        rec.crm,
+        rec.object_type,
+        rec.record_id,
+        rec.version_no,
+        rec.content_hash,
+        rec.properties,
+        rec.archived,
+        rec.modified_at,
+        rec.last_run_id,  # this run: written with the row
+        rec.last_seen,  # now: written with the row
+    ).where(rec.crm == bindparam("crm"), rec.object_type == bindparam("object_type"), rec.record_id.in_(keys))
+    columns = (
+        "crm",
+        "object_type",
+        "record_id",
+        "version_no",
+        "content_hash",
+        "properties",
+        "archived",
+        "modified_at",
+        "run_id",
+        "pulled_at",
+    )
+    return t.VERSIONS.insert().from_select(columns, source), ("crm", "object_type", *names)
 
 
 def upsert_page(
@@ -209,13 +228,21 @@ def upsert_page(
 ) -> PageResult:
     """Mirror one page: current rows, version rows on content change, identities, links, cursor.
 
-    One pass per record: its canonical JSON is built once and serves the hash, the current row
-    and the version row; its normalised email serves the flags and the identity link.
+    One pass per record: its canonical JSON is built once for the hash and the current row, its
+    normalised email once for the flags and the identity link, its row in the driver's types
+    (datetimes as the dialect stores them). Version rows are then copied from the current rows in
+    SQL, so the properties are bound once.
     """
     now = now_utc()
+    names = _RECORD_COLUMNS if run_id is not None else _RECORD_COLUMNS_NO_RUN
+    write = upsert_statement(session, t.RECORDS, names, _UPDATED_ON_CHANGE)
+    when = write.processor("modified_at") if write is not None else as_is  # fallback: Core converts
+    flag = write.processor("archived") if write is not None else as_is
+    seen = when(now)
+    tail = (seen, seen) if run_id is None else (seen, seen, run_id)
     written: list[tuple[Any, ...]] = []
     touched: list[tuple[Any, ...]] = []
-    versions: list[tuple[Any, ...]] = []
+    moved: dict[tuple[str, str], list[str]] = {}  # new or changed record ids: they get a version
     people: list[Person] = []
     edges: list[MergeEdge] = []
     links: list[tuple[str, str, str, str, str]] = []
@@ -227,6 +254,7 @@ def upsert_page(
         email_field = EMAIL_FIELD.get((crm, object_type))
         derived = DERIVED_LINKS.get((crm, object_type))
         edges_of = MERGE_EDGES.get((crm, object_type))
+        ids = moved.setdefault((crm_v, object_type), [])
         for record_id, record in page.items():
             properties = record.properties
             props = dumps(properties if properties.__class__ is dict else dict(properties))
@@ -234,15 +262,14 @@ def upsert_page(
             assoc = dumps({k: sorted(v) for k, v in associations.items()}) if associations else "{}"
             archived = record.archived
             digest = content_hash(props, archived, assoc)
-            email = flag = None
+            email = email_flag = None
             if email_field is not None:
-                email, flag = email_of_value(properties.get(email_field))
-            flags = _flags_json(flag, record, flags_for)
+                email, email_flag = email_of_value(properties.get(email_field))
+            flags = _flags_json(email_flag, record, flags_for)
             previous = stored.get(record_id)
             if previous is not None and previous[0] == digest:
                 touched.append((now, flags, crm_v, object_type, record_id))
                 continue
-            key = (crm_v, object_type, record_id)
             if previous is None:
                 version = 1
                 inserted += 1
@@ -250,10 +277,11 @@ def upsert_page(
                 version = previous[1] + 1
                 relinked.setdefault((crm_v, object_type), []).append(record_id)
             deleted = (properties.get("IsDeleted") or "").lower() == "true"
-            modified = record.modified_at
-            row = (props, assoc, digest, modified, archived, deleted, None, flags, now, now, version, run_id)
-            written.append((*key, *row))
-            versions.append((*key, version, digest, props, archived, modified, run_id, now))
+            modified = when(record.modified_at)
+            row = (props, assoc, digest, modified, flag(archived), flag(deleted), flags, version, *tail)
+            written.append((crm_v, object_type, record_id, *row))
+            ids.append(record_id)
+            key = (crm_v, object_type, record_id)
             if email_field is not None:
                 people.append((key, email))
             if edges_of is not None:
@@ -261,9 +289,16 @@ def upsert_page(
             if associations or derived:
                 declared = record_links(associations, derived, properties)
                 links.extend((*key, to_type, to_id) for to_type, to_id in declared)
-    upsert_rows(session, t.RECORDS, _RECORD_COLUMNS, written, _UPDATED_ON_CHANGE)
+    if write is not None:
+        write.run(session, written, ready=True)
+    else:
+        upsert_rows(session, t.RECORDS, names, written, _UPDATED_ON_CHANGE)
     prepare(session, _touch_statement).run(session, touched)
-    prepare(session, _version_statement).run(session, versions)
+    versions = 0
+    for (crm_v, object_type), ids in moved.items():
+        versions += len(ids)
+        for part in chunks(ids):
+            run_in(session, _versions_from_records, (crm_v, object_type), part)
     for (crm_v, object_type), ids in relinked.items():  # a changed record's links are what it declares now
         for part in chunks(ids):
             run_in(session, _links_delete, (crm_v, object_type), part)
@@ -271,7 +306,7 @@ def upsert_page(
     link_people(session, people, edges)
     if cursor is not None:
         set_cursor(session, cursor.stream, cursor.value, cursor.last_id, run_id)
-    return PageResult(inserted=inserted, changed=len(versions) - inserted, unchanged=len(touched))
+    return PageResult(inserted=inserted, changed=versions - inserted, unchanged=len(touched))
 
 
 def row_to_record(row: Any) -> SourceRecord:

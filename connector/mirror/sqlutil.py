@@ -124,6 +124,11 @@ def _bind_processor(type_: Any, dialect: Dialect) -> Processor | None:
     return process
 
 
+def as_is(value: Any) -> Any:
+    """The processor of a column whose values need no conversion."""
+    return value
+
+
 def _raw_cursor(session: Session) -> Any:
     """The DBAPI cursor of the session's connection, inside its transaction (BEGIN already sent)."""
     return session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
@@ -168,15 +173,23 @@ class Prepared:
             raw=dialect.name == "sqlite",
         )
 
-    def parameters(self, rows: Sequence[Row]) -> list[Any]:
-        """Driver-ready parameters: typed columns converted (each distinct value once), dialect order.
+    def processor(self, name: str) -> Processor:
+        """The conversion column `name` needs (identity when none), for callers that build
+        driver-ready rows themselves and `run(..., ready=True)`."""
+        index = self.names.index(name)
+        return next((p for i, p in self.convert if i == index), as_is)
+
+    def parameters(self, rows: Sequence[Row], *, ready: bool = False) -> list[Any]:
+        """Driver-ready parameters: typed columns converted (each distinct value once, unless the
+        rows are `ready`), in the dialect's order.
 
         Column-wise (transpose, convert, transpose back) so the per-row work stays in C.
         """
-        if not self.convert and self.positional and self.order is None:
-            return list(rows)
+        convert = () if ready else self.convert
+        if not convert and self.positional and self.order is None:
+            return rows if isinstance(rows, list) else list(rows)
         columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
-        for index, processor in self.convert:
+        for index, processor in convert:
             values = columns[index]
             converted = {value: processor(value) for value in set(values)}
             columns[index] = [converted[value] for value in values]
@@ -186,12 +199,12 @@ class Prepared:
             columns = [columns[i] for i in self.order]
         return list(zip(*columns, strict=True))
 
-    def run(self, session: Session, rows: Sequence[Row]) -> int:
+    def run(self, session: Session, rows: Sequence[Row], *, ready: bool = False) -> int:
         """executemany over `rows`; returns the rows SQLite reports changed (-1 on other drivers,
         whose executemany rowcount is not reliably a sum)."""
         if not rows:
             return 0
-        params = self.parameters(rows)
+        params = self.parameters(rows, ready=ready)
         if self.raw:
             cursor = _raw_cursor(session)
             try:
@@ -280,6 +293,13 @@ def insert_ignore_rows(session: Session, table: Table, names: Sequence[str], row
         insert_ignore(session, table, [dict(zip(names, row, strict=True)) for row in rows])
         return -1
     return prepared.run(session, rows)
+
+
+def upsert_statement(
+    session: Session, table: Table, names: Sequence[str], update_columns: Sequence[str]
+) -> Prepared | None:
+    """The compiled native upsert `upsert_rows` runs, or None where the dialect has none."""
+    return _prepared_write(session.get_bind().dialect, table, tuple(names), tuple(update_columns))
 
 
 def upsert_rows(
