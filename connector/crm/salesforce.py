@@ -98,7 +98,10 @@ class SalesforceReader:
         if modified is None or not rid:
             # The query selects and orders by both; a row without them is a broken API, not data.
             raise FatalError(f"{stream.name}: row without Id or {stream.cursor_field}: {rid!r}")
-        props: dict[str, str | None] = {k: _text(v) for k, v in row.items() if k != "attributes"}
+        props: dict[str, Any] = dict(row)  # values are mostly str or None already: convert the rest
+        props.pop("attributes", None)
+        for name in [k for k, v in props.items() if v is not None and v.__class__ is not str]:
+            props[name] = _text(props[name])
         return SourceRecord(
             crm=Crm.SALESFORCE,
             object_type=stream.object,

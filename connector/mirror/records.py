@@ -34,6 +34,7 @@ from connector.mirror.sqlutil import (
     as_is,
     chunks,
     dumps,
+    dumps_flat,
     in_params,
     insert_ignore_rows,
     now_utc,
@@ -141,10 +142,8 @@ def _by_type(records: Sequence[SourceRecord]) -> dict[tuple[Crm, str], dict[str,
 _FLAG_JSON = {None: "[]", "no_email": '["no_email"]', "bad_email": '["bad_email"]'}
 
 
-def _flags_json(email_flag: str | None, record: SourceRecord, flags_for: FlagsFor | None) -> str:
+def _flags_json(email_flag: str | None, record: SourceRecord, flags_for: FlagsFor) -> str:
     """The record's bad-data flags as canonical JSON (sorted, unique)."""
-    if flags_for is None:
-        return _FLAG_JSON[email_flag]
     found = set(flags_for(record))
     if email_flag:
         found.add(email_flag)
@@ -257,7 +256,7 @@ def upsert_page(
         ids = moved.setdefault((crm_v, object_type), [])
         for record_id, record in page.items():
             properties = record.properties
-            props = dumps(properties if properties.__class__ is dict else dict(properties))
+            props = dumps_flat(properties if properties.__class__ is dict else dict(properties))
             associations = record.associations
             assoc = dumps({k: sorted(v) for k, v in associations.items()}) if associations else "{}"
             archived = record.archived
@@ -265,7 +264,10 @@ def upsert_page(
             email = email_flag = None
             if email_field is not None:
                 email, email_flag = email_of_value(properties.get(email_field))
-            flags = _flags_json(email_flag, record, flags_for)
+            if flags_for is None:
+                flags = _FLAG_JSON[email_flag]
+            else:
+                flags = _flags_json(email_flag, record, flags_for)
             previous = stored.get(record_id)
             if previous is not None and previous[0] == digest:
                 touched.append((now, flags, crm_v, object_type, record_id))

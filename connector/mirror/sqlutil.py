@@ -10,13 +10,14 @@ SQLAlchemy's per-row parameter processing was most of the pull's CPU time.
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, TypeVar
 
-from sqlalchemy import BindParameter, DateTime, Table, and_, bindparam, select, tuple_
+from sqlalchemy import BindParameter, Boolean, DateTime, Table, and_, bindparam, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
@@ -51,6 +52,11 @@ def dumps(value: Any) -> str:
     record never fails its page (and, its cursor stuck, every later cycle).
     """
     out = "".join(_C_CANONICAL(value, 0)) if _C_CANONICAL is not None else _CANONICAL.encode(value)
+    return _storable(out, value)
+
+
+def _storable(out: str, value: Any) -> str:
+    """`out` (the canonical JSON of `value`), or its \\u-escaped spelling when it holds a surrogate."""
     if out.isascii():  # O(1) for str: ASCII text cannot hold a surrogate
         return out
     try:
@@ -58,6 +64,43 @@ def dumps(value: Any) -> str:
     except UnicodeEncodeError:
         return _ESCAPED.encode(value)
     return out
+
+
+_ENCODE_STR = json.encoder.encode_basestring  # what the C encoder above spells strings with
+_PLANS: dict[tuple[str, ...], tuple[Callable[[Any], tuple[Any, ...]], tuple[str, ...]]] = {}
+_PLANS_MAX = 256  # key sets: a handful per stream
+
+
+def dumps_flat(value: dict[str, Any]) -> str:
+    """`dumps` of a dict of strings and Nones (a CRM record's properties), the same text ~25 % faster.
+
+    A stream's records share one key set: its sorted order and each key's JSON spelling are built
+    once, so a record costs one lookup plus one encoding per value. Anything else (other value
+    types, non-string keys, tiny dicts) goes through `dumps`.
+    """
+    keys = tuple(value)
+    plan = _PLANS.get(keys)
+    if plan is None:
+        if len(keys) < 2 or any(k.__class__ is not str for k in keys):
+            return dumps(value)
+        order = sorted(keys)
+        prefixes = ("{" + _ENCODE_STR(order[0]) + ":", *("," + _ENCODE_STR(k) + ":" for k in order[1:]))
+        if len(_PLANS) >= _PLANS_MAX:
+            _PLANS.clear()
+        plan = _PLANS[keys] = (operator.itemgetter(*order), prefixes)
+    pick, prefixes = plan
+    parts: list[str] = []
+    append = parts.append
+    for prefix, item in zip(prefixes, pick(value), strict=True):
+        append(prefix)
+        if item is None:
+            append("null")
+        elif item.__class__ is str:
+            append(_ENCODE_STR(item))
+        else:
+            return dumps(value)
+    append("}")
+    return _storable("".join(parts), value)
 
 
 def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
@@ -89,37 +132,38 @@ _SAMPLES = (
 )
 
 
-_CACHE_MAX = 8192
-_UTC_TEXT: dict[datetime, str] = {}  # aware-UTC datetime -> its SQLite text, bounded
-
-
 def _utc_text(value: datetime) -> str:
     """SQLite's DATETIME text for an aware UTC datetime: 'YYYY-MM-DD HH:MM:SS.ffffff' (no offset)."""
     return value.isoformat(" ", "microseconds")[:26]
 
 
 def _bind_processor(type_: Any, dialect: Dialect) -> Processor | None:
-    """The column type's bind processor; for datetimes that render like `_utc_text` (SQLite's
-    default storage format), a shortcut for aware-UTC values: the generic chain (TypeDecorator,
-    astimezone, %-formatting) cost ~1.5 µs per value and every record carries two."""
+    """The column type's bind processor, with shortcuts where the generic chain is the cost:
+    aware-UTC datetimes (TypeDecorator, astimezone, %-formatting: ~1.5 µs a value) and booleans,
+    each used only if it renders the dialect's own samples exactly as the generic one does."""
     generic: Processor | None = type_.dialect_impl(dialect).bind_processor(dialect)
     if generic is None:
         return None
-    is_datetime = isinstance(getattr(type_, "impl_instance", type_), DateTime)  # UTCDateTime or plain
-    if not is_datetime or any(generic(sample) != _utc_text(sample) for sample in _SAMPLES):
-        return generic
-    slow = generic
-    cache = _UTC_TEXT  # shared by every statement: a record's time is in its row and its version row
+    impl = getattr(type_, "impl_instance", type_)
+    if isinstance(impl, DateTime) and all(generic(sample) == _utc_text(sample) for sample in _SAMPLES):
+        return _datetime_shortcut(generic)
+    if isinstance(impl, Boolean) and (generic(True), generic(False)) == (1, 0):
+        return _boolean_shortcut(generic)
+    return generic
 
+
+def _datetime_shortcut(slow: Processor) -> Processor:
     def process(value: Any) -> Any:
         if value.__class__ is datetime and value.tzinfo is UTC:
-            text = cache.get(value)
-            if text is None:
-                if len(cache) >= _CACHE_MAX:
-                    cache.clear()
-                text = cache[value] = _utc_text(value)
-            return text
+            return value.isoformat(" ", "microseconds")[:26]  # _utc_text, inlined
         return slow(value)  # naive (rejected there), other zones, None
+
+    return process
+
+
+def _boolean_shortcut(slow: Processor) -> Processor:
+    def process(value: Any) -> Any:
+        return 1 if value is True else 0 if value is False else slow(value)
 
     return process
 
