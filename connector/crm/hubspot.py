@@ -71,10 +71,21 @@ class HubSpotReader:
         self.page_size = min(page_size, SEARCH_PAGE)
         self.assoc_batch = min(assoc_batch, ASSOC_BATCH)
         self._streams = streams if streams is not None else streams_for(Crm.HUBSPOT)
+        for path in self._api_paths():  # built (and their ~200 generated modules imported) up front
+            conn.api(path)
 
     @property
     def streams(self) -> tuple[Stream, ...]:
         return self._streams
+
+    def _api_paths(self) -> list[str]:
+        """The generated API objects the streams call: changes search, archived list, associations."""
+        paths = [
+            f"crm.{s.object}.{'basic_api' if s.kind == 'archived' else 'search_api'}" for s in self._streams
+        ]
+        if any(s.associations for s in self._streams):
+            paths.append("crm.associations.v4.batch_api")
+        return list(dict.fromkeys(paths))
 
     @property
     def api_calls(self) -> int:
