@@ -124,9 +124,9 @@ class StreamStats:
 @contextmanager
 def gc_frozen() -> Iterator[None]:
     """Leave the objects alive before a pull (modules, clients, caches) out of the collector's
-    passes during it. A pull allocates millions of short-lived objects, so full collections run
-    every few thousand records and each re-scanned that whole heap: ~4 µs CPU per record.
-    Unfrozen afterwards, so nothing stays exempt from collection."""
+    passes during it: the pull's allocations trigger collections that re-scanned that whole heap
+    each time (GC 5.3 -> 1.5 µs CPU per record on the full-pull bench). Unfrozen afterwards, so
+    nothing stays exempt from collection."""
     gc.freeze()
     try:
         yield
