@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from connector.errors import ConfigError
+
 _SECRET_WATCHERS: list[Callable[[str], None]] = []
 
 
@@ -73,6 +75,15 @@ def _lookup(env: Mapping[str, str], name: str) -> str | None:
     return None
 
 
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit():
+        raise ConfigError(f"{name}: expected a whole number >= 0, got {raw!r}")
+    return int(raw)
+
+
 def _secret(env: Mapping[str, str], name: str) -> Secret | None:
     value = _lookup(env, name)
     return Secret(value) if value else None
@@ -85,6 +96,9 @@ class HubSpotSettings:
     refresh_token: Secret | None = None  # OAuth
     client_id: str | None = None
     client_secret: Secret | None = None
+    # Searches started per second, paced client-side (HubSpot allows 5/s per account on every
+    # tier and answers the 6th with a 429); 0 switches pacing off (a sandbox without limits).
+    search_rate: int = 5
 
 
 @dataclass(frozen=True)
@@ -123,6 +137,7 @@ class Settings:
             refresh_token=_secret(env, "HUBSPOT_REFRESH_TOKEN"),
             client_id=env.get("HUBSPOT_CLIENT_ID"),
             client_secret=_secret(env, "HUBSPOT_CLIENT_SECRET"),
+            search_rate=_int(env, "HUBSPOT_SEARCH_RATE", HubSpotSettings.search_rate),
         )
         sf = SalesforceSettings(
             instance_url=env.get("SALESFORCE_INSTANCE_URL"),

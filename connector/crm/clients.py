@@ -27,6 +27,7 @@ from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import SalesforceExpiredSession
 
 from connector.config import HubSpotSettings, SalesforceSettings, Secret
+from connector.crm.pacing import Pacer
 from connector.crm.retry import RetryPolicy
 from connector.errors import ConfigError, FatalError
 
@@ -59,6 +60,8 @@ class HubSpotConnection:
         self._apis: dict[str, Any] = {}
         self._token: _Token | None = None
         self.last_headers: dict[str, str] = {}
+        self.search_pacer = Pacer(settings.search_rate) if settings.search_rate else None
+        self.paced_seconds = 0.0
         if settings.access_token:
             self._token = _Token(settings.access_token, None)
         elif not (settings.refresh_token and settings.client_id and settings.client_secret):
@@ -110,13 +113,17 @@ class HubSpotConnection:
         """Call a generated API method and return the decoded JSON body, skipping model building.
 
         The generated models cost ~100 µs per record to construct and we only want the dicts.
-        A 401 EXPIRED_AUTHENTICATION is answered by one refresh and one replay.
+        A 401 EXPIRED_AUTHENTICATION is answered by one refresh and one replay. Searches are paced
+        to `search_rate` per second (pacing.py says why).
         """
         api = self.api(api_path)
         fn = getattr(api, method)
+        pacer = self.search_pacer if api_path.endswith(".search_api") else None
 
         def once() -> Any:
             api.api_client.configuration.access_token = self._bearer()
+            if pacer is not None:  # every attempt: a retry is one more search in HubSpot's window
+                self.paced_seconds += pacer.wait()
             self.calls += 1
             resp = fn(**kwargs, _preload_content=False, _request_timeout=self.timeout)
             if "X-HubSpot-RateLimit-Daily" in resp.headers:  # search answers carry none (facts §2)

@@ -31,7 +31,10 @@ def mirror(tmp_path: Path) -> Iterator[Mirror]:
 
 
 def hubspot_settings(sandbox: HubSpotSandbox) -> HubSpotSettings:
-    return HubSpotSettings(base_url=sandbox.url, access_token=Secret(sandbox.token))
+    """Searches paced to the limit the sandbox enforces, unpaced when it enforces none."""
+    limits = sandbox.app.limits
+    rate = limits.search_per_second if limits.enforce else 0
+    return HubSpotSettings(base_url=sandbox.url, access_token=Secret(sandbox.token), search_rate=rate)
 
 
 def hubspot_reader(sandbox: HubSpotSandbox) -> HubSpotReader:

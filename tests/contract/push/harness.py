@@ -48,9 +48,17 @@ class Crms:
     def sf_app(self) -> SalesforceApp:
         return self.salesforce.app
 
+    @property
+    def search_rate(self) -> int:
+        """Pace searches to the limit the sandbox enforces, none when it enforces none."""
+        limits = self.hs_app.limits
+        return limits.search_per_second if limits.enforce else 0
+
     def settings(self) -> Settings:
         return Settings(
-            hubspot=HubSpotSettings(base_url=self.hubspot.url, access_token=Secret(HS_TOKEN)),
+            hubspot=HubSpotSettings(
+                base_url=self.hubspot.url, access_token=Secret(HS_TOKEN), search_rate=self.search_rate
+            ),
             salesforce=SalesforceSettings(
                 instance_url=self.salesforce.url,
                 login_url=self.salesforce.url,
@@ -68,6 +76,7 @@ class Crms:
             **os.environ,
             "HUBSPOT_BASE_URL": s.hubspot.base_url,
             "HUBSPOT_ACCESS_TOKEN": HS_TOKEN,
+            "HUBSPOT_SEARCH_RATE": str(self.search_rate),
             "SALESFORCE_INSTANCE_URL": self.salesforce.url,
             "SALESFORCE_LOGIN_URL": self.salesforce.url,
             "SALESFORCE_CLIENT_ID": CLIENT_ID,

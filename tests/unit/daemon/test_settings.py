@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from connector.config import Secret, Settings
+from connector.errors import ConfigError
 
 
 def test_environment_wins_over_the_env_file(tmp_path: Path) -> None:
@@ -52,3 +53,15 @@ def test_a_malformed_env_file_names_its_line(tmp_path: Path) -> None:
     env_file.write_text("GOOD=1\nthis is not a pair\n")
     with pytest.raises(ValueError, match=rf"{env_file}:2: expected KEY=VALUE"):
         Settings.from_env({}, env_file=env_file)
+
+
+@pytest.mark.parametrize(("raw", "rate"), [(None, 5), ("", 5), ("0", 0), ("9", 9)])
+def test_hubspot_search_rate(raw: str | None, rate: int) -> None:
+    env = {} if raw is None else {"HUBSPOT_SEARCH_RATE": raw}
+    assert Settings.from_env(env).hubspot.search_rate == rate
+
+
+@pytest.mark.parametrize("raw", ["fast", "-1", "2.5"])
+def test_a_bad_search_rate_names_the_variable(raw: str) -> None:
+    with pytest.raises(ConfigError, match=rf"HUBSPOT_SEARCH_RATE: expected a whole number >= 0, got '{raw}'"):
+        Settings.from_env({"HUBSPOT_SEARCH_RATE": raw})
