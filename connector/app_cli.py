@@ -171,7 +171,10 @@ def print_cycle(report: CycleReport, *, title: str) -> None:
         written.add_row(crm, outcome, str(n))
     console.print(pulled, decided, written)
     calls = ", ".join(f"{crm} {n}" for crm, n in sorted(report.api_calls.items())) or "none"
-    console.print(f"people evaluated {report.people}; outbox new {report.outbox_new}; API calls: {calls}")
+    console.print(
+        f"people evaluated {report.people} (unchanged, skipped: {report.people_unchanged});"
+        f" outbox new {report.outbox_new}; API calls: {calls}"
+    )
     for reason in report.stopped:
         console.print(f"[yellow]stopped early:[/yellow] {reason}")
 

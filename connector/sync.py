@@ -260,7 +260,7 @@ def _evaluate(
     carry the person: no cross-person dedupe)."""
     with mirror.reader() as s:
         out = _Evaluated(select_people(s, mapping.version, now, sweep_every))
-        echoes = echo_times(s) if out.selection.count else {}
+        echoes = echo_times(s, out.selection.person_ids) if out.selection.count else {}
         for loaded in load_people(s, out.selection.person_ids):
             person = without_echoes(loaded, echoes)
             settled = settle_until(person, mapping, now)

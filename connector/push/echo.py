@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.mirror import tables as t
+from connector.mirror.identity import survivors
 from connector.mirror.sqlutil import chunks
 from connector.model import Crm, Person
 from connector.push.writes import PlannedWrite
@@ -36,16 +37,35 @@ BOOKKEEPING: Mapping[str, re.Pattern[str]] = {
 }
 
 
-def _written(session: Session) -> dict[RecordKey, dict[str, str]]:
-    """Record -> the values our sent stage writes put there (later writes win)."""
+def _records_of(session: Session, person_ids: Collection[str]) -> set[RecordKey]:
+    """The record keys the given people own now (merged ids resolved, as `load_people` does)."""
+    ids = t.IDENTITIES.c
+    wanted = sorted(set(survivors(session, person_ids).values()))
+    keys: set[RecordKey] = set()
+    for part in chunks(wanted):
+        stmt = select(ids.crm, ids.object_type, ids.record_id).where(ids.person_id.in_(part))
+        keys.update(
+            (crm, object_type, record_id)
+            for crm, object_type, record_id in session.connection().execute(stmt)
+        )
+    return keys
+
+
+def _written(session: Session, only: set[RecordKey] | None) -> dict[RecordKey, dict[str, str]]:
+    """Record -> the values our sent stage writes put there (later writes win); `only` those records.
+
+    The filter runs before the payload is parsed: the sent writes pile up over a mirror's life,
+    and a cycle that evaluates a few people should not decode them all."""
     out = t.OUTBOX.c
     rows = session.connection().execute(
-        select(out.payload)
+        select(out.crm, out.object_type, out.record_id, out.payload)
         .where(out.status == "sent", out.op == "stage_update")
         .order_by(out.sent_at, out.key)
     )
     written: dict[RecordKey, dict[str, str]] = {}
-    for (payload,) in rows:
+    for crm, object_type, record_id, payload in rows:
+        if only is not None and (crm, object_type, record_id or "") not in only:
+            continue
         w = PlannedWrite.from_json(payload)
         written.setdefault((w.crm.value, w.object_type, w.record_id or ""), {}).update(w.properties)
     return written
@@ -67,9 +87,11 @@ def _last_two(session: Session, keys: Iterable[RecordKey]) -> dict[RecordKey, li
     return {k: sorted(rows, key=lambda r: r.version_no)[-2:] for k, rows in versions.items()}
 
 
-def echo_times(session: Session) -> dict[RecordKey, datetime]:
-    """Records whose latest change is only our echo -> the modified time before it."""
-    written = _written(session)
+def echo_times(session: Session, person_ids: Collection[str] | None = None) -> dict[RecordKey, datetime]:
+    """Records whose latest change is only our echo -> the modified time before it.
+
+    `person_ids`: only the records those people own (None: every record we wrote)."""
+    written = _written(session, None if person_ids is None else _records_of(session, person_ids))
     result: dict[RecordKey, datetime] = {}
     for key, pair in _last_two(session, written).items():
         if len(pair) < 2:

@@ -50,6 +50,7 @@ def test_sandbox_up_then_sync_from_its_env_file(tmp_path: Path) -> None:
         assert sync.returncode == 0, sync.stdout[-2000:] + sync.stderr[-2000:]
         assert "salesforce.leads" in sync.stdout
         assert re.search(r"hubspot\s*│\s*sent\s*│\s*[1-9]", sync.stdout), sync.stdout
+        assert re.search(r"people evaluated [1-9]\d* \(unchanged, skipped: 0\)", sync.stdout), sync.stdout
     finally:
         up.send_signal(signal.SIGTERM)
         out, _ = up.communicate(timeout=30)

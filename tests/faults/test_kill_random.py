@@ -31,6 +31,7 @@ from tests.faults.invariants import (
 )
 
 CRASH_POINTS = (
+    "after_pull",
     "after_outbox_commit",
     "after_crm_2xx:hubspot:stage",
     "after_crm_2xx:hubspot:task",

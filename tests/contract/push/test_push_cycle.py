@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from connector.cli import app
 from connector.mirror.outbox import dead_letters, outbox_counts, requeue
 from connector.model import Crm
+from connector.push.echo import echo_times
 from connector.push.writes import PlannedWrite, WriteKind
 from tests.contract.push.harness import Crms, start_crms
 
@@ -71,8 +72,27 @@ def test_echo_of_our_write_does_not_make_a_duplicate_record_look_newer(tmp_path:
         second = crms.cycle()
         assert second.planned == []
         assert crms.write_calls() == []
+        assert_echoes_follow_the_people_asked_for(crms)
     finally:
         crms.stop()
+
+
+def assert_echoes_follow_the_people_asked_for(crms: Crms) -> None:
+    """A cycle evaluating some people reads the echoes of their records: the same as for everyone."""
+    mirror = crms.mirror()
+    with mirror.reader() as s:
+        everyone = echo_times(s)
+        owners = {
+            (crm, object_type, record_id): person
+            for crm, object_type, record_id, person in s.connection().exec_driver_sql(
+                "SELECT crm, object_type, record_id, person_id FROM identities"
+            )
+        }
+        assert len(everyone) >= 2, "the dirty world's writes come back as echoes"
+        some = {owners[key] for key in sorted(everyone)[::2]}
+        assert echo_times(s, some) == {k: v for k, v in everyone.items() if owners[k] in some}
+        assert echo_times(s, []) == {}
+    mirror.close()
 
 
 def test_batches_are_full_and_backward_moves_clear_then_set(crms: Crms) -> None:
