@@ -20,10 +20,16 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, TypedDict
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._report import emit, peak_rss_mb
+
+if TYPE_CHECKING:  # the connector is imported lazily: the sandbox child needs none of the reader side
+    from connector.config import Settings
+    from connector.crm.protocol import CrmReader
+    from connector.sandbox.world import World
 
 SCALE = float(os.environ.get("BENCH_PULL_SCALE", "1"))
 MAIN = {
@@ -44,12 +50,21 @@ BACKFILL = {
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
 
+class SandboxInfo(TypedDict):
+    """What the sandbox child prints on its first line (JSON)."""
+
+    hs: str
+    sf: str
+    ca: str
+    counts: dict[str, dict[str, int]]
+
+
 def scaled(sizes: dict[str, int]) -> dict[str, int]:
     return {k: max(1, int(v * SCALE)) for k, v in sizes.items()}
 
 
 # ---- the sandbox process ------------------------------------------------------------------------
-def build_world(sizes: dict[str, int]) -> object:
+def build_world(sizes: dict[str, int]) -> World:
     """A deterministic world with exactly the requested counts, every record dated in the past."""
     from connector.sandbox.world import Company, Owner, SeedDeal, SeedPerson, World  # noqa: PLC0415
 
@@ -99,29 +114,31 @@ def serve_forever(sizes: dict[str, int], directory: str) -> None:
     from connector.sandbox.salesforce import make_tls  # noqa: PLC0415
 
     world = build_world(sizes)
-    hs = serve(hubspot_app(world, limits=HubSpotLimits(enforce=False)))  # type: ignore[arg-type]
+    hs_app = hubspot_app(world, limits=HubSpotLimits(enforce=False))
+    hs = serve(hs_app)
     ctx, ca = make_tls(Path(directory))
-    sf = serve(salesforce_app(world, daily_limit=10_000_000), ssl_context=ctx)  # type: ignore[arg-type]
+    sf_app = salesforce_app(world, daily_limit=10_000_000)
+    sf = serve(sf_app, ssl_context=ctx)
     counts = {
-        "hubspot": {k: len(v) for k, v in hs.app.store.records.items()},  # type: ignore[attr-defined]
-        "salesforce": {k: len(v) for k, v in sf.app.store.records.items()},  # type: ignore[attr-defined]
+        "hubspot": {k: len(v) for k, v in hs_app.store.records.items()},
+        "salesforce": {k: len(v) for k, v in sf_app.store.records.items()},
     }
     print(json.dumps({"hs": hs.url, "sf": sf.url, "ca": str(ca), "counts": counts}), flush=True)
     while True:
         time.sleep(3600)
 
 
-def start_sandboxes(sizes: dict[str, int], directory: str) -> tuple[subprocess.Popen[str], dict[str, object]]:
+def start_sandboxes(sizes: dict[str, int], directory: str) -> tuple[subprocess.Popen[str], SandboxInfo]:
     proc = subprocess.Popen(
         [sys.executable, __file__, "--serve", json.dumps(sizes), directory], stdout=subprocess.PIPE, text=True
     )
     assert proc.stdout is not None
-    info = json.loads(proc.stdout.readline())
+    info: SandboxInfo = json.loads(proc.stdout.readline())
     return proc, info
 
 
 # ---- the connector side ---------------------------------------------------------------------------
-def settings_for(info: dict[str, object]) -> object:
+def settings_for(info: SandboxInfo) -> Settings:
     from connector.config import HubSpotSettings, SalesforceSettings, Secret, Settings  # noqa: PLC0415
 
     return Settings(
@@ -135,12 +152,12 @@ def settings_for(info: dict[str, object]) -> object:
     )  # fmt: skip
 
 
-def readers(info: dict[str, object]) -> list[object]:
+def readers(info: SandboxInfo) -> list[CrmReader]:
     from connector.crm.clients import HubSpotConnection, SalesforceConnection  # noqa: PLC0415
     from connector.pull import readers_for  # noqa: PLC0415
 
     s = settings_for(info)
-    return readers_for(HubSpotConnection(s.hubspot), SalesforceConnection(s.salesforce))  # type: ignore[attr-defined]
+    return readers_for(HubSpotConnection(s.hubspot), SalesforceConnection(s.salesforce))
 
 
 def cpu_seconds() -> float:
@@ -164,11 +181,11 @@ def run_main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         proc, info = start_sandboxes(scaled(MAIN), tmp)
         try:
-            counts: dict[str, dict[str, int]] = info["counts"]  # type: ignore[assignment]
+            counts = info["counts"]
             mirror = open_mirror(f"sqlite:///{tmp}/mirror.db")
             rs = readers(info)
             cpu0, wall0 = cpu_seconds(), time.perf_counter()
-            stats = pull_cycle(mirror, rs, now=datetime.now(UTC))  # type: ignore[arg-type]
+            stats = pull_cycle(mirror, rs, now=datetime.now(UTC))
             cpu, wall = cpu_seconds() - cpu0, time.perf_counter() - wall0
             records = sum(s.records for s in stats)
             used = sum(r.api_calls for r in rs) + 1  # + the Salesforce OAuth login made at connect
@@ -184,7 +201,7 @@ def run_main() -> None:
             emit("pull", "  mirror upsert (connector/mirror)", mirror_cpu / records * 1e6, "µs")
             emit("pull", "full pull wall time (sandbox included)", wall, "s")
             before = sum(r.api_calls for r in rs)
-            stats = pull_cycle(mirror, rs, now=datetime.now(UTC) + timedelta(seconds=1))  # type: ignore[arg-type]
+            stats = pull_cycle(mirror, rs, now=datetime.now(UTC) + timedelta(seconds=1))
             active = [s for s in stats if not s.skipped]
             emit(
                 "pull",
@@ -202,7 +219,7 @@ def run_backfill_child(info_json: str, db: str) -> None:
     from connector.backfill import backfill  # noqa: PLC0415
     from connector.mirror.db import open_mirror  # noqa: PLC0415
 
-    info = json.loads(info_json)
+    info: SandboxInfo = json.loads(info_json)
     mirror = open_mirror(f"sqlite:///{db}")
     rs = readers(info)
     base = peak_rss_mb()
@@ -212,7 +229,7 @@ def run_backfill_child(info_json: str, db: str) -> None:
         rs,
         since=NOW - timedelta(days=3650),
         until=datetime.now(UTC),
-        progress=False,  # type: ignore[arg-type]
+        progress=False,
     )
     records = sum(s.records for s in stats)
     print(json.dumps({"records": records, "rss": peak_rss_mb(), "base": base, "cpu": cpu_seconds() - cpu0}))

@@ -31,6 +31,7 @@ from connector.model import (
     StageTransition,
     TaskDecision,
 )
+from connector.rules.compiled import Mapping
 from connector.rules.engine import evaluate, task_key
 from connector.rules.loader import load_mapping
 
@@ -119,10 +120,10 @@ def make_person(i: int, rng: random.Random) -> Person:
     return Person(f"p{i}", email, tuple(records), tuple(deals), stage, history)
 
 
-def settle(p: Person, mapping: object) -> Person:
+def settle(p: Person, mapping: Mapping) -> Person:
     """Apply the person's decisions as a sync cycle would, until nothing more is decided."""
     for _ in range(4):
-        decisions = evaluate(p, p.history, mapping, NOW)  # type: ignore[arg-type]
+        decisions = evaluate(p, p.history, mapping, NOW)
         moves = [d for d in decisions if isinstance(d, StageTransition)]
         tasks = tuple(task_key(d) for d in decisions if isinstance(d, TaskDecision))
         if not moves and not tasks:
@@ -134,7 +135,7 @@ def settle(p: Person, mapping: object) -> Person:
     return p
 
 
-def rate(people: list[Person], mapping: object, seconds: float = 2.0) -> tuple[float, float]:
+def rate(people: list[Person], mapping: Mapping, seconds: float = 2.0) -> tuple[float, float]:
     """(evaluations per CPU second, decisions per evaluation) over repeated passes.
 
     CPU time of this process, not wall time, so a busy shared machine does not halve the figure.
@@ -142,7 +143,7 @@ def rate(people: list[Person], mapping: object, seconds: float = 2.0) -> tuple[f
     done, decided, started = 0, 0, time.process_time()
     while time.process_time() - started < seconds:
         for p in people:
-            decided += len(evaluate(p, p.history, mapping, NOW))  # type: ignore[arg-type]
+            decided += len(evaluate(p, p.history, mapping, NOW))
         done += len(people)
     return done / (time.process_time() - started), decided / done
 

@@ -51,8 +51,9 @@ GROUPS = [{"filters": [{"propertyName": "lifecyclestage", "operator": "IN",
 
 
 def _next(page: Any) -> str | None:
-    if isinstance(page, dict):
-        return page.get("paging", {}).get("next", {}).get("after")
+    if isinstance(page, dict):  # a raw JSON page
+        after: str | None = page.get("paging", {}).get("next", {}).get("after")
+        return after
     return page.paging.next.after if page.paging else None
 
 

@@ -96,12 +96,14 @@ def serve_forever(sizes: dict[str, int], directory: str) -> None:
 
     world = build_world(sizes)
     limits = HubSpotLimits(burst=190, search_per_second=5, daily=10_000_000)
-    hs = serve(hubspot_app(world, limits=limits, seed=SEED))
+    hs_app = hubspot_app(world, limits=limits, seed=SEED)
+    hs = serve(hs_app)
     ctx, ca = make_tls(Path(directory))
-    sf = serve(salesforce_app(world, daily_limit=10_000_000, seed=SEED), ssl_context=ctx)
+    sf_app = salesforce_app(world, daily_limit=10_000_000, seed=SEED)
+    sf = serve(sf_app, ssl_context=ctx)
     counts = {
-        "hubspot": {k: len(v) for k, v in hs.app.store.records.items()},  # type: ignore[attr-defined]
-        "salesforce": {k: len(v) for k, v in sf.app.store.records.items()},  # type: ignore[attr-defined]
+        "hubspot": {k: len(v) for k, v in hs_app.store.records.items()},
+        "salesforce": {k: len(v) for k, v in sf_app.store.records.items()},
     }
     print(json.dumps({"hs": hs.url, "sf": sf.url, "ca": str(ca), "counts": counts}), flush=True)
     while True:
