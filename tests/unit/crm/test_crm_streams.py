@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from connector.crm.streams import STREAMS, get_stream, streams_for
+from connector.crm.streams import STREAMS, Stream, get_stream, streams_for
 from connector.errors import ConfigError
 from connector.model import Crm
 
@@ -14,8 +14,8 @@ def test_names_are_unique() -> None:
 
 
 @pytest.mark.parametrize("stream", [s for s in STREAMS if s.kind == "changes"], ids=lambda s: s.name)
-def test_cursor_field_is_pulled(stream: object) -> None:
-    assert stream.cursor_field in stream.properties  # type: ignore[attr-defined]
+def test_cursor_field_is_pulled(stream: Stream) -> None:
+    assert stream.cursor_field in stream.properties
 
 
 @pytest.mark.parametrize(

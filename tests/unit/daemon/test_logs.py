@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+from collections.abc import Iterator
 
 import pytest
 
@@ -16,7 +17,7 @@ SF_SECRET = "sf-client-secret-under-test-998877"
 
 
 @pytest.fixture
-def captured() -> io.StringIO:
+def captured() -> Iterator[io.StringIO]:
     stream = io.StringIO()
     register_settings(
         Settings.from_env({"HUBSPOT_ACCESS_TOKEN": TOKEN, "SALESFORCE_CLIENT_SECRET": SF_SECRET})

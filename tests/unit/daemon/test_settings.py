@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -32,11 +33,13 @@ def test_environment_wins_over_the_env_file(tmp_path: Path) -> None:
         ("SALESFORCE_SECURITY_TOKEN", lambda s: s.salesforce.security_token),
     ],
 )
-def test_every_credential_can_come_from_a_secret_file(tmp_path: Path, variable: str, read: object) -> None:
+def test_every_credential_can_come_from_a_secret_file(
+    tmp_path: Path, variable: str, read: Callable[[Settings], object]
+) -> None:
     secret_file = tmp_path / "secret"
     secret_file.write_text("s3cr3t-value-from-a-mounted-file\n")
     settings = Settings.from_env({f"{variable}_FILE": str(secret_file)})
-    value = read(settings)  # type: ignore[operator]
+    value = read(settings)
     assert isinstance(value, Secret)
     assert value.reveal() == "s3cr3t-value-from-a-mounted-file"
     assert "s3cr3t" not in repr(settings)  # a stray log of the settings shows no credential

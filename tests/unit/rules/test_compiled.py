@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from connector.model import Skipped, Stage, StageTransition
-from connector.rules.compiled import format_of
+from connector.rules.compiled import Mapping, format_of
 from connector.rules.engine import evaluate
 from tests.unit.rules.builders import NOW, hubspot, person, salesforce
 
@@ -38,7 +38,7 @@ def test_task_text_matches_safe_substitute_for_any_template(text: str) -> None:
     assert format_of(Template(text)).format_map(WORDS) == Template(text).safe_substitute(WORDS)
 
 
-def test_at_least_reads_every_part_so_a_malformed_one_is_reported(mapping) -> None:
+def test_at_least_reads_every_part_so_a_malformed_one_is_reported(mapping: Mapping) -> None:
     """Three of four BANT boxes would do, but the fourth is malformed: not judged, never promoted."""
     lead = salesforce(
         Budget_Confirmed__c="true",
@@ -54,7 +54,7 @@ def test_at_least_reads_every_part_so_a_malformed_one_is_reported(mapping) -> No
 
 
 @pytest.mark.parametrize("archived_first", [True, False])
-def test_an_archived_record_of_two_is_not_read(mapping, archived_first: bool) -> None:
+def test_an_archived_record_of_two_is_not_read(mapping: Mapping, archived_first: bool) -> None:
     gone = replace(hubspot(lifecyclestage="customer"), archived=True)
     live = salesforce("Contact", Lifecycle_Stage__c="MQL")
     records = (gone, live) if archived_first else (live, gone)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TypedDict, cast
 
 import pytest
 
-from connector.model import Crm, Stage, StageTransition, TargetRef, TaskDecision
+from connector.model import Crm, Person, SourceRecord, Stage, StageTransition, TargetRef, TaskDecision
+from connector.rules.compiled import Mapping
 from connector.rules.engine import evaluate, task_key, transition_key
 from connector.rules.loader import DEFAULT_MAPPING, load_texts
 from tests.unit.rules.builders import NOW, hs_deal, hubspot, person, salesforce, sf_opp
@@ -16,14 +18,29 @@ D = timedelta(days=1)
 BANT = ("Budget_Confirmed__c", "Authority_Confirmed__c", "Need_Confirmed__c", "Timeline_Confirmed__c")
 
 
-def bant(n: int) -> dict[str, str]:
-    return {flag: "true" if i < n else "false" for i, flag in enumerate(BANT)}
+class BantFlags(TypedDict):
+    """Typed by key (as is Contacted), so `**` into a builder cannot be taken for its `modified`."""
+
+    Budget_Confirmed__c: str
+    Authority_Confirmed__c: str
+    Need_Confirmed__c: str
+    Timeline_Confirmed__c: str
 
 
-CONTACTED = {"notes_last_contacted": (NOW - 2 * H).isoformat()}
+class Contacted(TypedDict):
+    notes_last_contacted: str
+
+
+def bant(n: int) -> BantFlags:
+    return cast("BantFlags", {flag: "true" if i < n else "false" for i, flag in enumerate(BANT)})
+
+
+CONTACTED: Contacted = {"notes_last_contacted": (NOW - 2 * H).isoformat()}
+
+Expected = tuple[str, str, Stage | None] | None
 
 # (case id, person, expected: None or (kind, rule id, target stage or None))
-CASES = [
+CASES: list[tuple[str, Person, Expected]] = [
     (
         "lead-known",
         person(hubspot(lifecyclestage="subscriber"), stage=Stage.SUBSCRIBER),
@@ -258,7 +275,7 @@ CASES = [
 
 
 @pytest.mark.parametrize(("person_", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_rule(mapping, person_, expected) -> None:
+def test_rule(mapping: Mapping, person_: Person, expected: Expected) -> None:
     decisions = evaluate(person_, person_.history, mapping, NOW)
     if expected is None:
         assert decisions == ()
@@ -273,7 +290,7 @@ def test_rule(mapping, person_, expected) -> None:
         assert (main.from_stage, main.to_stage) == (person_.stage, stage)
 
 
-def test_every_rule_of_the_default_mapping_has_a_firing_case(mapping) -> None:
+def test_every_rule_of_the_default_mapping_has_a_firing_case(mapping: Mapping) -> None:
     fired = {c[2][1] for c in CASES if c[2] is not None}
     every = {
         r.id for section in ("advance", "recycle", "churn", "tasks") for r in getattr(mapping.model, section)
@@ -281,7 +298,7 @@ def test_every_rule_of_the_default_mapping_has_a_firing_case(mapping) -> None:
     assert every <= fired
 
 
-def test_inputs_record_what_the_rule_read(mapping) -> None:
+def test_inputs_record_what_the_rule_read(mapping: Mapping) -> None:
     p = person(hubspot(lifecyclestage="lead", hubspotscore="75", jobtitle="Head of IT"), stage=Stage.LEAD)
     (move,) = evaluate(p, p.history, mapping, NOW)
     assert move.why.inputs["lead_score"] == 75.0
@@ -289,7 +306,7 @@ def test_inputs_record_what_the_rule_read(mapping) -> None:
     assert move.why.inputs["stage"] == "lead"
 
 
-def test_recycle_task_for_inside_sales_goes_to_salesforce_with_the_lost_deal(mapping) -> None:
+def test_recycle_task_for_inside_sales_goes_to_salesforce_with_the_lost_deal(mapping: Mapping) -> None:
     lost = sf_opp("Closed Lost", closedate=(NOW - 100 * D).date().isoformat())
     p = person(hubspot(), salesforce("Contact", record_id="003X"), stage=Stage.OPPORTUNITY, deals=(lost,))
     move, task = evaluate(p, p.history, mapping, NOW)
@@ -312,14 +329,14 @@ def test_recycle_task_for_inside_sales_goes_to_salesforce_with_the_lost_deal(map
     [((hubspot(**CONTACTED), salesforce()), Crm.HUBSPOT), ((salesforce(),), Crm.SALESFORCE)],
     ids=["nurture goes to HubSpot", "falls back to Salesforce"],
 )
-def test_nurture_task_crm(mapping, records, crm) -> None:
+def test_nurture_task_crm(mapping: Mapping, records: tuple[SourceRecord, ...], crm: Crm) -> None:
     p = person(*records, stage=Stage.MQL, entered=NOW - 31 * D)
     task = next(d for d in evaluate(p, p.history, mapping, NOW) if isinstance(d, TaskDecision))
     assert task.crm is crm
     assert all(t.crm is crm for t in task.targets)
 
 
-def test_sla_task_is_high_priority_for_the_owner_and_never_twice(mapping) -> None:
+def test_sla_task_is_high_priority_for_the_owner_and_never_twice(mapping: Mapping) -> None:
     p = person(hubspot(), stage=Stage.MQL, entered=NOW - 25 * H)
     (task,) = evaluate(p, p.history, mapping, NOW)
     assert isinstance(task, TaskDecision)
@@ -328,7 +345,7 @@ def test_sla_task_is_high_priority_for_the_owner_and_never_twice(mapping) -> Non
     assert evaluate(again, again.history, mapping, NOW + 2 * H) == ()
 
 
-def test_keys_are_stable_and_distinguish_occurrences(mapping) -> None:
+def test_keys_are_stable_and_distinguish_occurrences(mapping: Mapping) -> None:
     first = person(hubspot(), stage=Stage.MQL, entered=NOW - 25 * H)
     later = person(hubspot(), stage=Stage.MQL, entered=NOW - 26 * H)
     (a,) = evaluate(first, first.history, mapping, NOW)
@@ -347,7 +364,7 @@ def test_keys_are_stable_and_distinguish_occurrences(mapping) -> None:
     assert len(transition_key(t1)) == 32
 
 
-def test_skipped_names_record_and_field(mapping) -> None:
+def test_skipped_names_record_and_field(mapping: Mapping) -> None:
     p = person(hubspot(hubspotscore="n/a", jobtitle="CTO"), stage=Stage.LEAD)
     (skip,) = evaluate(p, p.history, mapping, NOW)
     assert skip.kind == "skipped"
@@ -356,9 +373,10 @@ def test_skipped_names_record_and_field(mapping) -> None:
     assert "'n/a' is not a number" in skip.reason
 
 
-def _with(extra: str):
+def _with(extra: str) -> Mapping:
     mapping, problems = load_texts({str(DEFAULT_MAPPING): DEFAULT_MAPPING.read_text(), "extra.yaml": extra})
     assert problems == []
+    assert mapping is not None
     return mapping
 
 
@@ -367,7 +385,7 @@ def _with(extra: str):
     [("highest", Stage.CUSTOMER), ("precedence", Stage.SQL)],
     ids=["highest", "precedence"],
 )
-def test_stage_evidence_precedence_is_written_in_the_mapping(mode, expected) -> None:
+def test_stage_evidence_precedence_is_written_in_the_mapping(mode: str, expected: Stage) -> None:
     mapping = _with(f"precedence:\n  stage_evidence: {mode}\n")
     p = person(hubspot(lifecyclestage="customer"), salesforce("Contact", Lifecycle_Stage__c="SQL"))
     (move,) = evaluate(p, p.history, mapping, NOW)

@@ -93,7 +93,9 @@ def timed_people(draw: st.DrawFn) -> Person:
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(timed_people(), st.sampled_from(sorted(MAPPINGS)), st.lists(st.floats(0, 1), max_size=4))
-def test_decisions_hold_until_the_next_check(mapping, p: Person, which: str, fractions: list[float]) -> None:
+def test_decisions_hold_until_the_next_check(
+    mapping: Mapping, p: Person, which: str, fractions: list[float]
+) -> None:
     rules = MAPPINGS[which] or mapping
     decisions, next_check = evaluate_with_next_check(p, p.history, rules, NOW)
     assert decisions == evaluate(p, p.history, rules, NOW)  # the same output as `evaluate`
@@ -128,7 +130,7 @@ def test_decisions_hold_until_the_next_check(mapping, p: Person, which: str, fra
     ids=["mql-sla-24h", "mql-recycle-30d"],
 )
 def test_the_next_check_is_when_the_timer_fires(
-    mapping, who: Person, flips_after: timedelta, then: str
+    mapping: Mapping, who: Person, flips_after: timedelta, then: str
 ) -> None:
     decisions, next_check = evaluate_with_next_check(who, who.history, mapping, NOW)
     assert [d.kind for d in decisions] == []
@@ -137,12 +139,12 @@ def test_the_next_check_is_when_the_timer_fires(
     assert then in [d.kind for d in evaluate(who, who.history, mapping, next_check)]
 
 
-def test_no_time_comparison_no_next_check(mapping) -> None:
+def test_no_time_comparison_no_next_check(mapping: Mapping) -> None:
     customer = person(salesforce("Contact", Lifecycle_Stage__c="Customer"), stage=Stage.CUSTOMER)
     assert evaluate_with_next_check(customer, customer.history, mapping, NOW).next_check is None
 
 
-def test_a_short_circuited_time_comparison_is_not_a_next_check(mapping) -> None:
+def test_a_short_circuited_time_comparison_is_not_a_next_check(mapping: Mapping) -> None:
     """reengaged-after-recycle reads the score first: a low score never looks at the clock."""
     low = person(hubspot(hubspotscore="5"), stage=Stage.RECYCLED, entered=NOW - timedelta(days=20))
     high = person(hubspot(hubspotscore="95"), stage=Stage.RECYCLED, entered=NOW - timedelta(days=20))

@@ -17,6 +17,7 @@ from connector.model import (
     StageTransition,
     ladder_rank,
 )
+from connector.rules.compiled import Mapping
 from connector.rules.conditions import duration
 from connector.rules.engine import evaluate
 from tests.unit.rules.builders import NOW
@@ -110,7 +111,7 @@ FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCh
 
 @FAST
 @given(people())
-def test_same_input_same_output_whatever_the_record_order(mapping, p: Person) -> None:
+def test_same_input_same_output_whatever_the_record_order(mapping: Mapping, p: Person) -> None:
     first = evaluate(p, p.history, mapping, NOW)
     assert evaluate(p, p.history, mapping, NOW) == first
     shuffled = Person(p.person_id, p.email, p.records[::-1], p.deals[::-1], p.stage, p.history)
@@ -119,7 +120,7 @@ def test_same_input_same_output_whatever_the_record_order(mapping, p: Person) ->
 
 @FAST
 @given(people())
-def test_every_transition_names_a_rule_of_this_mapping(mapping, p: Person) -> None:
+def test_every_transition_names_a_rule_of_this_mapping(mapping: Mapping, p: Person) -> None:
     ids = {r.id for s in ("advance", "recycle", "churn", "tasks") for r in getattr(mapping.model, s)}
     moves = [d for d in evaluate(p, p.history, mapping, NOW) if isinstance(d, StageTransition)]
     assert len(moves) <= 1
@@ -131,7 +132,7 @@ def test_every_transition_names_a_rule_of_this_mapping(mapping, p: Person) -> No
 
 @FAST
 @given(people())
-def test_no_demotion_without_a_recycle_or_churn_rule(mapping, p: Person) -> None:
+def test_no_demotion_without_a_recycle_or_churn_rule(mapping: Mapping, p: Person) -> None:
     back = {r.id for r in mapping.model.recycle}
     churn = {r.id for r in mapping.model.churn}
     for move in evaluate(p, p.history, mapping, NOW):
@@ -148,7 +149,7 @@ def test_no_demotion_without_a_recycle_or_churn_rule(mapping, p: Person) -> None
 
 @FAST
 @given(people())
-def test_recycle_only_after_its_cool_down(mapping, p: Person) -> None:
+def test_recycle_only_after_its_cool_down(mapping: Mapping, p: Person) -> None:
     timers = {r.id: duration(r.after) for r in (*mapping.model.recycle, *mapping.model.churn)}
     for move in evaluate(p, p.history, mapping, NOW):
         if isinstance(move, StageTransition) and move.why.rule_id in timers:
@@ -177,7 +178,7 @@ def test_recycle_only_after_its_cool_down(mapping, p: Person) -> None:
     ),
     st.one_of(st.none(), st.sampled_from(list(Stage))),
 )
-def test_arbitrary_text_never_raises(mapping, props: dict[str, str], stage: Stage | None) -> None:
+def test_arbitrary_text_never_raises(mapping: Mapping, props: dict[str, str], stage: Stage | None) -> None:
     p = Person(
         "p",
         None,

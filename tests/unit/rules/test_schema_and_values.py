@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -10,11 +11,12 @@ import jsonschema
 import pytest
 
 from connector.model import Crm, Person, SourceRecord, Stage
+from connector.rules.compiled import Mapping
 from connector.rules.conditions import compile_condition
 from connector.rules.engine import canonical_stage_of
 from connector.rules.facts import Facts
 from connector.rules.loader import DEFAULT_MAPPING
-from connector.rules.schema import Leaf, render_json_schema
+from connector.rules.schema import Leaf, Phase, render_json_schema
 from connector.rules.values import deal_stage_value, stage_writes, to_crm_value
 from connector.rules.yamlsafe import read
 from tests.unit.rules.builders import NOW, hubspot, salesforce
@@ -53,11 +55,11 @@ def test_schema_rejects_an_unknown_operator() -> None:
         (Crm.SALESFORCE, "Lead", Stage.CUSTOMER, None),
     ],
 )
-def test_to_crm_value(mapping, crm, object_type, stage, value) -> None:
+def test_to_crm_value(mapping: Mapping, crm: Crm, object_type: str, stage: Stage, value: str | None) -> None:
     assert to_crm_value(mapping, crm, object_type, stage) == value
 
 
-def test_stage_writes_cover_every_stage_property(mapping) -> None:
+def test_stage_writes_cover_every_stage_property(mapping: Mapping) -> None:
     assert stage_writes(mapping, Crm.HUBSPOT, "contacts", Stage.SAL) == {
         "lifecyclestage": "marketingqualifiedlead",
         "hs_lead_status": "IN_PROGRESS",
@@ -68,7 +70,9 @@ def test_stage_writes_cover_every_stage_property(mapping) -> None:
     "stage", [Stage.LEAD, Stage.MQL, Stage.SQL, Stage.OPPORTUNITY, Stage.CUSTOMER, Stage.EVANGELIST]
 )
 @pytest.mark.parametrize(("crm", "object_type", "maker"), [(Crm.HUBSPOT, "contacts", hubspot)])
-def test_value_maps_round_trip(mapping, stage, crm, object_type, maker) -> None:
+def test_value_maps_round_trip(
+    mapping: Mapping, stage: Stage, crm: Crm, object_type: str, maker: Callable[..., SourceRecord]
+) -> None:
     value = to_crm_value(mapping, crm, object_type, stage)
     assert value is not None
     assert canonical_stage_of(maker(lifecyclestage=value), mapping) == stage
@@ -83,21 +87,21 @@ def test_value_maps_round_trip(mapping, stage, crm, object_type, maker) -> None:
         (Crm.SALESFORCE, "lost", "Closed Lost"),
     ],
 )
-def test_deal_stage_values(mapping, crm, phase, value) -> None:
+def test_deal_stage_values(mapping: Mapping, crm: Crm, phase: Phase, value: str) -> None:
     assert deal_stage_value(mapping, crm, phase) == value
 
 
-def test_canonical_stage_of_unknown_is_none(mapping) -> None:
+def test_canonical_stage_of_unknown_is_none(mapping: Mapping) -> None:
     assert canonical_stage_of(hubspot(lifecyclestage="bogus"), mapping) is None
     assert canonical_stage_of(salesforce("Contact", Lifecycle_Stage__c="Churned"), mapping) == Stage.CHURNED
 
 
-def _facts(mapping, **props: str) -> Facts:
+def _facts(mapping: Mapping, **props: str) -> Facts:
     record = SourceRecord(Crm.HUBSPOT, "contacts", "1", props, NOW)
     return Facts(Person("p", None, (record,)), mapping)
 
 
-OPS = [
+OPS: list[tuple[dict[str, object], dict[str, str], bool]] = [
     ({"field": "lead_score", "eq": 50}, {"hubspotscore": "50"}, True),
     ({"field": "lead_score", "ne": 50}, {}, True),
     ({"field": "lead_status", "in": ["working", "open"]}, {"hs_lead_status": "OPEN"}, True),
@@ -128,6 +132,8 @@ OPS = [
 @pytest.mark.parametrize(
     ("cond", "props", "holds"), OPS, ids=[next(k for k in c if k != "field") for c, _, _ in OPS]
 )
-def test_operator_table(mapping, cond, props, holds) -> None:
+def test_operator_table(
+    mapping: Mapping, cond: dict[str, object], props: dict[str, str], holds: bool
+) -> None:
     check = compile_condition(Leaf.model_validate(cond))
     assert check(_facts(mapping, **props), NOW) is holds
