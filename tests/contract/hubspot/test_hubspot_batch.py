@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import requests
 from hubspot.crm.objects.tasks import ApiException
 
+from tests.fixtures_hubspot import HubSpotSandbox
+
 AUTH = {"Authorization": "Bearer pat-sandbox"}
 
 
-def _post(sandbox, path, body):
+def _post(sandbox: HubSpotSandbox, path: str, body: dict[str, Any]) -> requests.Response:
     return requests.post(f"{sandbox.url}/crm/v3/objects/{path}", json=body, headers=AUTH, timeout=10)
 
 
-def _first_ids(sandbox, kind, n):
+def _first_ids(sandbox: HubSpotSandbox, kind: str, n: int) -> list[str]:
     return [str(i) for i in sorted(sandbox.app.store.records[kind])[:n]]
 
 
@@ -31,7 +35,7 @@ def _first_ids(sandbox, kind, n):
         ("archive", {"inputs": [{"id": "IDS"}]}, 204),
     ],
 )
-def test_status_codes(hubspot_sandbox, op, body, status):
+def test_status_codes(hubspot_sandbox: HubSpotSandbox, op: str, body: dict[str, Any], status: int) -> None:
     for item in body["inputs"]:
         if item.get("id") == "IDS":
             item["id"] = _first_ids(hubspot_sandbox, "contacts", 1)[0]
@@ -43,7 +47,7 @@ def test_status_codes(hubspot_sandbox, op, body, status):
 
 
 @pytest.mark.parametrize("op", ["read", "create", "update", "upsert", "archive"])
-def test_more_than_100_inputs_is_a_400(hubspot_sandbox, op):
+def test_more_than_100_inputs_is_a_400(hubspot_sandbox: HubSpotSandbox, op: str) -> None:
     inputs = [{"id": str(i), "properties": {"email": f"{i}@x.example"}} for i in range(101)]
     resp = _post(hubspot_sandbox, f"contacts/batch/{op}", {"inputs": inputs})
     assert resp.status_code == 400
@@ -52,7 +56,7 @@ def test_more_than_100_inputs_is_a_400(hubspot_sandbox, op):
 
 
 @pytest.mark.parametrize("op", ["read", "update"])
-def test_missing_ids_give_207_with_errors(hubspot_sandbox, op):
+def test_missing_ids_give_207_with_errors(hubspot_sandbox: HubSpotSandbox, op: str) -> None:
     client = hubspot_sandbox.client()
     known = _first_ids(hubspot_sandbox, "deals", 2)
     inputs = [{"id": i, "properties": {"dealname": "x"}} for i in [*known, "999999"]]
@@ -73,7 +77,7 @@ def test_missing_ids_give_207_with_errors(hubspot_sandbox, op):
     assert sorted(r.id for r in result.results) == known
 
 
-def test_batch_create_is_all_or_nothing_on_validation(hubspot_sandbox):
+def test_batch_create_is_all_or_nothing_on_validation(hubspot_sandbox: HubSpotSandbox) -> None:
     before = len(hubspot_sandbox.app.store.records["tasks"])
     inputs = [
         {"properties": {"hs_timestamp": "2026-11-02T00:00:00Z"}},
@@ -86,9 +90,11 @@ def test_batch_create_is_all_or_nothing_on_validation(hubspot_sandbox):
     assert len(hubspot_sandbox.app.store.records["tasks"]) == before
 
 
-def test_upsert_creates_then_updates_by_email(hubspot_sandbox):
+def test_upsert_creates_then_updates_by_email(hubspot_sandbox: HubSpotSandbox) -> None:
     api = hubspot_sandbox.client().crm.contacts.batch_api
-    body = {"inputs": [{"id": "up@x.example", "idProperty": "email", "properties": {"firstname": "A"}}]}
+    body: dict[str, Any] = {
+        "inputs": [{"id": "up@x.example", "idProperty": "email", "properties": {"firstname": "A"}}]
+    }
     first = api.upsert(batch_input_simple_public_object_batch_input_upsert=body)
     body["inputs"][0]["properties"]["firstname"] = "B"
     second = api.upsert(batch_input_simple_public_object_batch_input_upsert=body)

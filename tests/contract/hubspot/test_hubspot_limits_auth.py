@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 import requests
@@ -11,17 +13,19 @@ from hubspot.crm.contacts.exceptions import UnauthorizedException
 
 from connector.sandbox.hubspot import HubSpotLimits
 from connector.sandbox.hubspot.limits import OAuthClient
+from tests.fixtures_hubspot import HubSpotSandbox, SandboxFactory
 
 SEARCH = PublicObjectSearchRequest(limit=1)
 
 
-def _exhaust(call, times):
+def _exhaust(call: Callable[[], object], times: int) -> dict[str, Any]:
     for _ in range(times):
         call()
     with pytest.raises(ApiException) as err:
         call()
     assert err.value.status == 429
-    return json.loads(err.value.body)
+    body: dict[str, Any] = json.loads(err.value.body)
+    return body
 
 
 @pytest.mark.parametrize(
@@ -36,7 +40,13 @@ def _exhaust(call, times):
         (HubSpotLimits(daily=3), 3, "DAILY", None),
     ],
 )
-def test_burst_and_daily_policies(hubspot_sandbox_factory, limits, calls, policy, message):
+def test_burst_and_daily_policies(
+    hubspot_sandbox_factory: SandboxFactory,
+    limits: HubSpotLimits,
+    calls: int,
+    policy: str,
+    message: str | None,
+) -> None:
     api = hubspot_sandbox_factory(people=5, limits=limits).client().crm.contacts.basic_api
     body = _exhaust(lambda: api.get_page(limit=1), calls)
     assert body["policyName"] == policy
@@ -47,14 +57,14 @@ def test_burst_and_daily_policies(hubspot_sandbox_factory, limits, calls, policy
         assert body["message"] == message
 
 
-def test_search_secondly_message(hubspot_sandbox_factory):
+def test_search_secondly_message(hubspot_sandbox_factory: SandboxFactory) -> None:
     api = hubspot_sandbox_factory(people=5, limits=HubSpotLimits(search_per_second=2)).client().crm.contacts
     body = _exhaust(lambda: api.search_api.do_search(public_object_search_request=SEARCH), 2)
     assert body["message"] == "You have reached your secondly limit."
     api.basic_api.get_page(limit=1)  # the burst window is separate from the search one
 
 
-def test_rate_limit_headers_on_reads_but_not_on_search(hubspot_sandbox_factory):
+def test_rate_limit_headers_on_reads_but_not_on_search(hubspot_sandbox_factory: SandboxFactory) -> None:
     api = hubspot_sandbox_factory(people=5, limits=HubSpotLimits(burst=50, daily=500)).client().crm.contacts
     _, status, headers = api.basic_api.get_page_with_http_info(limit=1)
     assert status == 200
@@ -67,13 +77,13 @@ def test_rate_limit_headers_on_reads_but_not_on_search(hubspot_sandbox_factory):
     assert not [h for h in search_headers if h.lower().startswith("x-hubspot-ratelimit")]
 
 
-def test_unknown_token_is_invalid_authentication(hubspot_sandbox):
+def test_unknown_token_is_invalid_authentication(hubspot_sandbox: HubSpotSandbox) -> None:
     with pytest.raises(UnauthorizedException) as err:
         hubspot_sandbox.client("pat-wrong").crm.contacts.basic_api.get_page(limit=1)
     assert json.loads(err.value.body)["category"] == "INVALID_AUTHENTICATION"
 
 
-def test_expired_token_then_refresh(hubspot_sandbox_factory):
+def test_expired_token_then_refresh(hubspot_sandbox_factory: SandboxFactory) -> None:
     sandbox = hubspot_sandbox_factory(people=5)
     oauth = OAuthClient()
     form = {"grant_type": "refresh_token", "client_id": oauth.client_id, "client_secret": oauth.client_secret,
@@ -94,7 +104,7 @@ def test_expired_token_then_refresh(hubspot_sandbox_factory):
     assert sandbox.client(second["access_token"]).crm.contacts.basic_api.get_page(limit=1).results
 
 
-def test_bad_refresh_token_is_a_400(hubspot_sandbox):
+def test_bad_refresh_token_is_a_400(hubspot_sandbox: HubSpotSandbox) -> None:
     resp = requests.post(
         f"{hubspot_sandbox.url}/oauth/v1/token",
         data={"grant_type": "refresh_token", "client_id": "x", "client_secret": "y", "refresh_token": "z"},

@@ -17,6 +17,8 @@ import pytest
 import requests
 from jsonschema import Draft7Validator
 
+from tests.fixtures_hubspot import HubSpotSandbox
+
 SPECS = Path(__file__).resolve().parents[3] / ".." / "shared" / "specs" / "hubspot"
 RELAXED_REQUIRED = {"links", "errors", "context", "propertiesWithHistory", "associations"}
 AUTH = {"Authorization": "Bearer pat-sandbox"}
@@ -54,7 +56,7 @@ def _validator(spec_name: str, path: str, method: str, status: int) -> Draft7Val
     return Draft7Validator({"components": spec["components"], **schema})
 
 
-def _ids(sandbox, kind: str, n: int) -> list[str]:
+def _ids(sandbox: HubSpotSandbox, kind: str, n: int) -> list[str]:
     return [str(i) for i in sorted(sandbox.app.store.records[kind])[:n]]
 
 
@@ -97,7 +99,15 @@ CASES = [
 
 @pytest.mark.parametrize(("spec", "spec_path", "method", "path", "body", "status"), CASES,
                          ids=[f"{c[2]}-{c[3].split('?')[0]}-{c[5]}" for c in CASES])  # fmt: skip
-def test_response_matches_spec(hubspot_sandbox, spec, spec_path, method, path, body, status):
+def test_response_matches_spec(
+    hubspot_sandbox: HubSpotSandbox,
+    spec: str,
+    spec_path: str,
+    method: str,
+    path: str,
+    body: object,
+    status: int,
+) -> None:
     ids = {"deal": _ids(hubspot_sandbox, "deals", 1)[0], "task": _ids(hubspot_sandbox, "tasks", 1)[0]}
     path = path.format(**ids)
     if path.startswith("V4ASSOC/"):

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import requests
 from hubspot.crm.objects.exceptions import ServiceException
+
+from tests.fixtures_hubspot import HubSpotSandbox
 
 AUTH = {"Authorization": "Bearer pat-sandbox"}
 HS = {"associationCategory": "HUBSPOT_DEFINED"}
 
 
-def _contact(sandbox, stage="marketingqualifiedlead", **extra):
+def _contact(sandbox: HubSpotSandbox, stage: str = "marketingqualifiedlead", **extra: str) -> Any:
     api = sandbox.client().crm.contacts.basic_api
     return api.create({"properties": {"lifecyclestage": stage, **extra}})
 
@@ -24,7 +28,7 @@ def _contact(sandbox, stage="marketingqualifiedlead", **extra):
         (["customer", "opportunity"], "customer"),
     ],
 )
-def test_lifecycle_only_moves_forward(hubspot_sandbox, steps, final):
+def test_lifecycle_only_moves_forward(hubspot_sandbox: HubSpotSandbox, steps: list[str], final: str) -> None:
     api = hubspot_sandbox.client().crm.contacts.basic_api
     rec = _contact(hubspot_sandbox)
     for stage in steps:
@@ -35,7 +39,7 @@ def test_lifecycle_only_moves_forward(hubspot_sandbox, steps, final):
     assert got.properties[f"hs_v2_date_entered_{final}"]
 
 
-def test_unknown_enum_value_is_a_validation_error(hubspot_sandbox):
+def test_unknown_enum_value_is_a_validation_error(hubspot_sandbox: HubSpotSandbox) -> None:
     resp = requests.patch(
         f"{hubspot_sandbox.url}/crm/v3/objects/deals/{min(hubspot_sandbox.app.store.records['deals'])}",
         json={"properties": {"dealstage": "nonsense"}},
@@ -46,7 +50,7 @@ def test_unknown_enum_value_is_a_validation_error(hubspot_sandbox):
     assert "INVALID_OPTION" in resp.json()["message"]
 
 
-def test_inline_association_and_v4_reads(hubspot_sandbox):
+def test_inline_association_and_v4_reads(hubspot_sandbox: HubSpotSandbox) -> None:
     client = hubspot_sandbox.client()
     contact = _contact(hubspot_sandbox)
     deal = client.crm.deals.basic_api.create(
@@ -82,7 +86,7 @@ def test_inline_association_and_v4_reads(hubspot_sandbox):
     assert listed.associations["tasks"].results[0].type == "contact_to_task"
 
 
-def test_merge_redirects_loser_to_winner(hubspot_sandbox):
+def test_merge_redirects_loser_to_winner(hubspot_sandbox: HubSpotSandbox) -> None:
     client = hubspot_sandbox.client()
     a, b = _contact(hubspot_sandbox, email="a@m.example"), _contact(hubspot_sandbox, jobtitle="CTO")
     merged = client.crm.contacts.basic_api.merge({"primaryObjectId": a.id, "objectIdToMerge": b.id})
@@ -92,7 +96,7 @@ def test_merge_redirects_loser_to_winner(hubspot_sandbox):
     assert client.crm.contacts.basic_api.get_by_id(b.id).id == a.id
 
 
-def test_activity_api_simulates_people(hubspot_sandbox):
+def test_activity_api_simulates_people(hubspot_sandbox: HubSpotSandbox) -> None:
     deal = min(hubspot_sandbox.app.store.records["deals"])
     contact = _contact(hubspot_sandbox, stage="customer")
     actions = [
@@ -112,7 +116,7 @@ def test_activity_api_simulates_people(hubspot_sandbox):
     assert deals[str(deal)]["properties"]["hs_v2_date_entered_closedwon"]
 
 
-def test_fault_injection_and_ledger_counts(hubspot_sandbox):
+def test_fault_injection_and_ledger_counts(hubspot_sandbox: HubSpotSandbox) -> None:
     hubspot_sandbox.admin("POST", "faults", {"rules": [{"path": "/batch/read", "status": 503, "limit": 1}]})
     api = hubspot_sandbox.client().crm.objects
     ids = [{"id": str(i)} for i in sorted(hubspot_sandbox.app.store.records["tasks"])[:7]]
@@ -129,7 +133,7 @@ def test_fault_injection_and_ledger_counts(hubspot_sandbox):
     ]
 
 
-def test_batch_create_with_inline_associations(hubspot_sandbox):
+def test_batch_create_with_inline_associations(hubspot_sandbox: HubSpotSandbox) -> None:
     contact = _contact(hubspot_sandbox)
     inputs = [
         {
@@ -145,7 +149,7 @@ def test_batch_create_with_inline_associations(hubspot_sandbox):
 
 
 @pytest.mark.parametrize("value", ["FALSE", "False", "false"])
-def test_archived_flag_is_case_insensitive(hubspot_sandbox, value):
+def test_archived_flag_is_case_insensitive(hubspot_sandbox: HubSpotSandbox, value: str) -> None:
     resp = requests.get(
         f"{hubspot_sandbox.url}/crm/v3/objects/contacts?limit=2&archived={value}", headers=AUTH, timeout=10
     )
