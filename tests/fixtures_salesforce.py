@@ -6,11 +6,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import requests
 from simple_salesforce.api import Salesforce
+from simple_salesforce.exceptions import SalesforceError
 
 from connector.sandbox.base import RunningServer, serve
 from connector.sandbox.salesforce import SalesforceApp, make_app, make_tls
@@ -111,6 +112,11 @@ class SalesforceSandbox:
         resp = self.session().request(method, f"{self.url}/__sandbox/{path}", json=body, timeout=10)
         resp.raise_for_status()
         return resp.json() if resp.content else None
+
+
+def error_list(exc: SalesforceError) -> list[dict[str, str]]:
+    """The parsed JSON error list simple-salesforce keeps in `content` (which it hints as bytes)."""
+    return cast("list[dict[str, str]]", exc.content)
 
 
 def start_salesforce(directory: Path, world: World | None, **kw: Any) -> SalesforceSandbox:

@@ -12,7 +12,7 @@ import requests
 from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import SalesforceExpiredSession, SalesforceRefusedRequest
 
-from tests.fixtures_salesforce import CLIENT_ID, SalesforceSandbox, small_world, start_salesforce
+from tests.fixtures_salesforce import CLIENT_ID, SalesforceSandbox, error_list, small_world, start_salesforce
 
 
 def test_untrusting_session_fails_trusting_one_works(salesforce_handmade: SalesforceSandbox) -> None:
@@ -77,7 +77,9 @@ def test_expired_session_is_401(salesforce_handmade: SalesforceSandbox) -> None:
     with pytest.raises(SalesforceExpiredSession) as err:
         sf.query("SELECT COUNT() FROM Lead")
     assert err.value.status == 401
-    assert err.value.content == [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]
+    assert error_list(err.value) == [
+        {"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}
+    ]
     assert salesforce_handmade.client().query("SELECT COUNT() FROM Lead")["totalSize"] == 9
 
 
@@ -100,7 +102,7 @@ def test_limit_info_and_request_limit_exceeded(tight_sandbox: SalesforceSandbox)
     with pytest.raises(SalesforceRefusedRequest) as err:
         sf.query("SELECT COUNT() FROM Lead")
     assert err.value.status == 403
-    assert err.value.content[0] == {
+    assert error_list(err.value)[0] == {
         "message": "TotalRequests Limit exceeded.",
         "errorCode": "REQUEST_LIMIT_EXCEEDED",
     }

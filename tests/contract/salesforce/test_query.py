@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
-from tests.fixtures_salesforce import SalesforceSandbox, bulk_world, start_salesforce
+from tests.fixtures_salesforce import SalesforceSandbox, bulk_world, error_list, start_salesforce
 
 LEADS = {1, 2, 3, 4, 5, 6, 7, 8, 13}
 FILTERS = [
@@ -90,8 +90,8 @@ def test_query_errors(salesforce_handmade: SalesforceSandbox, soql: str, code: s
     with pytest.raises(SalesforceMalformedRequest) as err:
         salesforce_handmade.client().query(soql)
     assert err.value.status == 400
-    assert err.value.content[0]["errorCode"] == code
-    assert fragment in err.value.content[0]["message"]
+    assert error_list(err.value)[0]["errorCode"] == code
+    assert fragment in error_list(err.value)[0]["message"]
 
 
 @pytest.fixture(scope="module")

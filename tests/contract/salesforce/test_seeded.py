@@ -42,8 +42,8 @@ def test_incremental_cursor_query(salesforce_sandbox: SalesforceSandbox) -> None
         if not page:
             break
         seen += [r["Id"] for r in page]
-        stamp = datetime.strptime(page[-1]["SystemModstamp"], "%Y-%m-%dT%H:%M:%S.%f%z").astimezone(UTC)
-        stamp, last_id = stamp.isoformat().replace("+00:00", "Z"), page[-1]["Id"]
+        at = datetime.strptime(page[-1]["SystemModstamp"], "%Y-%m-%dT%H:%M:%S.%f%z").astimezone(UTC)
+        stamp, last_id = at.isoformat().replace("+00:00", "Z"), page[-1]["Id"]
     assert len(seen) == len(set(seen)) == _expected(WORLD)["Lead"]
 
 

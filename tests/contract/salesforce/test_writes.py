@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from simple_salesforce.exceptions import SalesforceMalformedRequest, SalesforceResourceNotFound
 
-from tests.fixtures_salesforce import SalesforceSandbox
+from tests.fixtures_salesforce import SalesforceSandbox, error_list
 
 
 def _lead(last: str, **extra: Any) -> dict[str, Any]:
@@ -46,7 +46,7 @@ def test_crud_and_soft_delete(salesforce_handmade: SalesforceSandbox) -> None:
 def test_create_validation(salesforce_handmade: SalesforceSandbox, record: dict[str, Any], code: str) -> None:
     with pytest.raises(SalesforceMalformedRequest) as err:
         salesforce_handmade.client().Lead.create(record)
-    assert err.value.content[0]["errorCode"] == code
+    assert error_list(err.value)[0]["errorCode"] == code
 
 
 def test_collection_partial_failure(salesforce_handmade: SalesforceSandbox) -> None:
