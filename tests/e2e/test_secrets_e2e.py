@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from connector.sandbox.runner import Sandboxes
+from connector.sandbox.salesforce import SalesforceApp
 from tests.e2e.harness import CLI, MAPPING, write_jobs
 
 RUNS = {
@@ -32,7 +33,9 @@ def test_tokens_never_reach_logs_or_mirror(boxes: Sandboxes, tmp_path: Path, com
     assert run.returncode == 0, output.decode(errors="replace")[-3000:]
     assert b"DEBUG" in output  # the debug loggers really ran
 
-    issued = sorted(boxes.salesforce.app.tokens)  # type: ignore[attr-defined]  # the sandbox's own record
+    org = boxes.salesforce.app
+    assert isinstance(org, SalesforceApp)
+    issued = sorted(org.tokens)  # the sandbox's own record
     secrets = [boxes.hubspot_token, boxes.sf_client_secret, *issued]
     assert issued  # the connector logged in to Salesforce and got an access token
     stored = b"".join(p.read_bytes() for p in tmp_path.glob("mirror.db*"))
