@@ -41,12 +41,12 @@ def live_contacts(sandbox: HubSpotSandbox) -> set[str]:
     ids=["429-retry-after", "5xx-burst"],
 )
 def test_transient_failures_are_retried_and_nothing_is_lost(
-    hubspot_sandbox: HubSpotSandbox, mirror: Mirror, rules: list[dict[str, object]]
+    hubspot_sandbox: HubSpotSandbox, mirror: Mirror, rules: list[dict[str, str | int | float]]
 ) -> None:
     hubspot_sandbox.admin("POST", "faults", {"rules": rules})
     stats = pull_cycle(mirror, [hubspot_reader(hubspot_sandbox)], now=now(), streams=CONTACTS)
     injected = [e for e in hubspot_sandbox.ledger() if e["fault"]]
-    assert len(injected) == sum(int(r["limit"]) for r in rules)  # type: ignore[call-overload]
+    assert len(injected) == sum(int(r["limit"]) for r in rules)
     assert stats[0].api_calls == stats[0].pages + len(injected)
     assert set(mirrored(mirror, "hubspot", "contacts")) == live_contacts(hubspot_sandbox)
 

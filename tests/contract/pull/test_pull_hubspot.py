@@ -9,6 +9,7 @@ import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -26,7 +27,7 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def state(sandbox: HubSpotSandbox, kind: str) -> dict[str, dict[str, object]]:
+def state(sandbox: HubSpotSandbox, kind: str) -> dict[str, dict[str, Any]]:
     return {r["id"]: r for r in sandbox.admin("GET", f"state/{kind}")["results"]}
 
 
