@@ -126,6 +126,13 @@ class StageTransition:
     why: Provenance
     kind: Literal["transition"] = "transition"
 
+    @property
+    def entered_at(self) -> datetime:
+        """When the person entered `to_stage`: the CRM's own entry time where the move read one
+        (a value-map move, `why.inputs["entered_at"]`), else the decision time."""
+        raw = self.why.inputs.get("entered_at")
+        return datetime.fromisoformat(raw) if isinstance(raw, str) else self.why.decided_at
+
 
 @dataclass(frozen=True, slots=True)
 class TaskDecision:

@@ -313,7 +313,7 @@ def settle_until(person: Person, mapping: RulesMapping, now: datetime) -> Settle
         if move.to_stage in seen:
             break
         seen.add(move.to_stage)
-        change = StageChange(move.to_stage, move.why.decided_at, move.why.rule_id)
+        change = StageChange(move.to_stage, move.entered_at, move.why.rule_id)
         person = replace(person, stage=move.to_stage, history=(*person.history, change))
     return Settled(out, next_check, person, settled=False)
 

@@ -164,7 +164,7 @@ def save_decisions(
                 stale += 1
                 dropped.add(id(decision))
                 continue
-            current[pid] = (decision.to_stage.value, decision.why.decided_at)
+            current[pid] = (decision.to_stage.value, decision.entered_at)
         keyed.append((decision, decision_key(decision, since)))
     stored = _existing(session, t.DECISIONS.c.key, [k for _, k in keyed])
     fresh: dict[str, Decision] = {}
@@ -206,7 +206,7 @@ def _move_stages(
         {
             "person_id": owner.get(d.person_id, d.person_id),
             "stage": d.to_stage.value,
-            "entered_at": d.why.decided_at,
+            "entered_at": d.entered_at,
             "rule_id": d.why.rule_id,
             "decision_id": did,
         }

@@ -241,6 +241,37 @@ def _check_times(model: MappingFile) -> Iterator[Found]:
                         )
 
 
+def _check_entered_at(model: MappingFile) -> Iterator[Found]:
+    """A stage-entry property names the field's own records and one `{value}` slot, nothing else."""
+    for name, definition in model.fields.items():
+        if definition.entered_at and definition.type != "stage":
+            yield (
+                ("fields", name, "entered_at"),
+                True,
+                f"entered_at on field '{name}' of type {definition.type}",
+                "only stage fields have entry times",
+            )
+            continue
+        for crm, per_object in definition.entered_at.items():
+            sourced = definition.sources.get(crm, {})
+            for object_type, template in per_object.items():
+                path = ("fields", name, "entered_at", crm.value, object_type)
+                if object_type not in sourced:
+                    yield (
+                        path,
+                        True,
+                        f"no {crm.value} {object_type} source for '{name}'",
+                        f"one of {sorted(sourced)}" if sourced else f"add sources: {crm.value}: ...",
+                    )
+                elif template.count("{value}") != 1 or set("{}") & set(template.replace("{value}", "")):
+                    yield (
+                        path,
+                        False,
+                        f"'{template}' must hold exactly one {{value}} and no other braces",
+                        "e.g. hs_v2_date_entered_{value}",
+                    )
+
+
 def _reachable(model: MappingFile) -> set[Stage]:
     evidence = {
         Stage(v)
@@ -278,6 +309,7 @@ def check_semantics(model: MappingFile) -> Iterator[Found]:
     yield from _check_stages(model, declared)
     yield from _check_moves(model)
     yield from _check_times(model)
+    yield from _check_entered_at(model)
     for section in ("advance", "recycle", "churn", "tasks"):
         for i, rule in enumerate(getattr(model, section)):
             if rule.when is not None:

@@ -194,6 +194,9 @@ class Mapping:
     by_stage: MappingProxyType[Stage | None, StageRules]
     write: MappingProxyType[tuple[Crm, str], MappingProxyType[Stage, tuple[tuple[str, str], ...]]]
     owner_props: MappingProxyType[tuple[Crm, str], str]
+    # (crm, object type, stage field) -> the property holding when the record entered a value,
+    # "{value}" standing for the value: the CRM's own stage-entry time for value-map moves
+    entered_props: MappingProxyType[tuple[Crm, str, str], str]
     # Evaluation tables: the tables above, as plain dicts shaped for the engine's look-ups.
     # Never mutated after compile_mapping.
     readers: dict[str, Reader]
@@ -398,6 +401,14 @@ def compile_mapping(model: MappingFile, version: str) -> Mapping:
                 (crm, ot): prop
                 for crm, per in (owner.sources.items() if owner else ())
                 for ot, prop in per.items()
+            }
+        ),
+        entered_props=MappingProxyType(
+            {
+                (crm, ot, name): template
+                for name, fd in model.fields.items()
+                for crm, per in fd.entered_at.items()
+                for ot, template in per.items()
             }
         ),
         readers=_readers(sources, model),

@@ -38,7 +38,7 @@ from connector.model import (
 from connector.rules.compiled import RANKS, Mapping, TimedRule, rank
 from connector.rules.conditions import flips_at, note_flip
 from connector.rules.facts import Evidence, Facts, deals_for
-from connector.rules.fields import PLAIN_TYPES, input_value
+from connector.rules.fields import PLAIN_TYPES, BadValueError, input_value, parse_datetime
 
 _ON_LADDER = frozenset(LADDER)
 
@@ -198,11 +198,36 @@ class _Run(Facts):
                 ("crm", _CRM_TEXT[source.crm]),
                 ("record", input_value(source.record_id)),
                 ("value", input_value(evidence.raw)),
+                *self.crm_entered(evidence),
             )
             why = self.why(f"value-map:{evidence.field}", (), extra)
             self.out.append(StageTransition(self.person.person_id, self.current, evidence.stage, why))
             return True
         return False
+
+    def crm_entered(self, evidence: Evidence) -> tuple[tuple[str, InputValue], ...]:
+        """The CRM's own time of entering the evidence's value, as provenance inputs (none if unknown).
+
+        Without it a person's first stage would date from the connector's first sight, and every
+        timer (30 days without SAL, 24 h SLA) would start at install. A time before the current
+        stage's entry is ignored (a CRM that keeps the first entry on re-entry: HubSpot's
+        behaviour is undocumented); one after `now` (clock skew) reads as `now`.
+        """
+        source = evidence.source
+        template = self.mapping.entered_props.get((source.crm, source.object_type, evidence.field))
+        if template is None:
+            return ()
+        prop = template.replace("{value}", evidence.raw)
+        raw = source.properties.get(prop)
+        if not raw:
+            return ()
+        try:
+            at = min(parse_datetime(raw), self.now)
+        except BadValueError:
+            return (("entered_at_invalid", input_value(raw)),)
+        if self.entered is not None and at < self.entered:
+            return ()
+        return (("entered_at", at.isoformat()), ("entered_at_from", prop))
 
     # -- timed rules (recycle, churn, SLA) -------------------------------------------------------
     def due(self, rule: TimedRule) -> tuple[bool, datetime | None]:

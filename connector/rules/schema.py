@@ -139,6 +139,11 @@ class FieldDef(_Model):
     write: dict[Crm, dict[Stage, str]] = Field(
         default_factory=dict, description="canonical stage -> crm value (write-back direction)"
     )
+    entered_at: dict[Crm, dict[str, str]] = Field(
+        default_factory=dict,
+        description="stage fields: crm -> object type -> property holding when the record entered its"
+        " current value, {value} standing for that value (HubSpot: hs_v2_date_entered_{value})",
+    )
 
 
 class Precedence(_Model):

@@ -99,7 +99,9 @@ def test_timeout_on_task_create_is_resolved_by_key_not_by_a_second_create(crms: 
 
     first = crms.cycle(crms.clients(timeout=0.3))
 
-    assert first.count_outcome("unknown", Crm.HUBSPOT) == 1
+    tasks = [w for w in first.planned if w.crm is Crm.HUBSPOT and w.kind is WriteKind.TASK]
+    assert 0 < len(tasks) <= 100  # one batch: the stalled one
+    assert first.count_outcome("unknown", Crm.HUBSPOT) == len(tasks)
     crms.cycle()  # at once: the stalled request may still be running, so nothing is re-created
     time.sleep(1.0)  # the stalled request has certainly finished now
     crms.cycle()

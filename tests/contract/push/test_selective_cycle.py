@@ -12,7 +12,9 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from connector.mirror.audit import current_stages
 from connector.mirror.people import resolve_person
+from connector.rules.fields import parse_datetime
 from connector.rules.loader import DEFAULT_MAPPING, load_texts
 from connector.sync import CycleReport
 from tests.contract.push.harness import Crms
@@ -103,7 +105,19 @@ def test_people_edited_in_a_sandbox_are_evaluated_and_almost_no_one_else(crms: C
 def test_a_timer_falling_between_two_cycles_fires_in_the_cycle_after_it(crms: Crms) -> None:
     """Nothing changes in the CRMs; only time moves. MQLs get their 24h SLA task, then the 30-day
     recycle, in the first cycle after each timer, and nobody else is evaluated for it."""
-    t0 = datetime.now(UTC)  # the MQLs entered their stage at the first cycle, right after this
+    # The seeded MQLs entered their stage long ago (the first cycle recycles them): make a few
+    # enter it now, HubSpot dating the entry (hs_v2_date_entered_marketingqualifiedlead).
+    leads = [
+        str(rid)
+        for rid, rec in sorted(crms.hs_app.store.records["contacts"].items())
+        if rec.props.get("lifecyclestage") == "lead" and rec.props.get("hs_lead_status") in (None, "NEW")
+    ][:6]
+    assert leads
+    t0 = datetime.now(UTC)
+    mql = {"lifecyclestage": "marketingqualifiedlead"}
+    crms.admin("hubspot", "POST", "activity", [
+        {"action": "edit", "type": "contacts", "id": rid, "properties": mql} for rid in leads
+    ])  # fmt: skip
     settle(crms)
     mirror = crms.mirror()
     with mirror.reader() as s:
@@ -111,8 +125,14 @@ def test_a_timer_falling_between_two_cycles_fires_in_the_cycle_after_it(crms: Cr
             r[0]
             for r in s.connection().exec_driver_sql("SELECT person_id FROM person_stages WHERE stage = 'mql'")
         }
+        stages = current_stages(s)
+        fresh = {pid: rid for rid in leads if (pid := resolve_person(s, f"hubspot:contacts:{rid}"))}
     mirror.close()
     assert mqls
+    dated = [(stages[pid].at, crms.hubspot_contact(rid)) for pid, rid in fresh.items() if pid in mqls]
+    assert dated  # a person also in Salesforce may have moved on by its evidence; the others have not
+    for since, contact in dated:  # the stage dates from HubSpot's entry, not from the cycle
+        assert since == parse_datetime(contact["hs_v2_date_entered_marketingqualifiedlead"])
     no_sweep: dict[str, Any] = {"pull": False, "sweep_every": None}
 
     before = checked_cycle(crms, now=t0 + timedelta(hours=23), **no_sweep)

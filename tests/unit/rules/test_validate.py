@@ -119,6 +119,41 @@ ERRORS = [
         "has no type",
     ),
     (
+        "entry time on a field that is not a stage",
+        variant(
+            "{type: number, sources: {hubspot: {contacts: hubspotscore}}}",
+            "{type: number, sources: {hubspot: {contacts: hubspotscore}},"
+            " entered_at: {hubspot: {contacts: x}}}",
+        ),
+        "entered_at",
+        1,
+        "entered_at on field 'score' of type number",
+    ),
+    (
+        "entry time for an object the field is not read from",
+        variant(
+            "values: {hubspot: {IN_PROGRESS: working}}\n",
+            "values: {hubspot: {IN_PROGRESS: working}}\n"
+            "  stage:\n    type: stage\n    sources: {hubspot: {contacts: lifecyclestage}}\n"
+            '    entered_at: {hubspot: {deals: "hs_v2_date_entered_{value}"}}\n',
+        ),
+        "deals",
+        1,
+        "no hubspot deals source for 'stage'",
+    ),
+    (
+        "entry time property without its {value} slot",
+        variant(
+            "values: {hubspot: {IN_PROGRESS: working}}\n",
+            "values: {hubspot: {IN_PROGRESS: working}}\n"
+            "  stage:\n    type: stage\n    sources: {hubspot: {contacts: lifecyclestage}}\n"
+            "    entered_at: {hubspot: {contacts: hs_v2_date_entered}}\n",
+        ),
+        "hs_v2_date_entered}",
+        1,
+        "must hold exactly one {value}",
+    ),
+    (
         "regex that can blow up",
         variant("{field: status, eq: working}", '{field: status, matches: "(a+)+$"}'),
         '"(a+)+$"',
