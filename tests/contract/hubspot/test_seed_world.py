@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from dataclasses import asdict
 
@@ -68,11 +67,11 @@ def test_deals_carry_matching_stage_names_and_span_18_months(world: World) -> No
     assert {d.hs_dealstage for d in world.deals} >= {"closedwon", "closedlost", "appointmentscheduled"}
 
 
-def test_fifty_thousand_people_in_a_few_seconds() -> None:
-    started = time.perf_counter()
+def test_a_bench_sized_world_keeps_people_distinct() -> None:
+    """The benchmarks' 50,000 people, one key each (how fast: bench/, not here)."""
     big = generate(50_000)
     assert len(big.people) == 50_000
-    assert time.perf_counter() - started < 10  # ~0.8 s on an idle core; headroom for loaded CI
+    assert len({p.key for p in big.people}) == 50_000
 
 
 def test_hubspot_sandbox_loads_its_share(world: World) -> None:
