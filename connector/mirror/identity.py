@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from connector.mirror import tables as t
-from connector.mirror.sqlutil import chunks, in_params, insert_ignore_rows, now_utc, prepare, run_in
+from connector.mirror.sqlutil import chunks, in_params, insert_ignore_rows, now_utc, or_fail, prepare, run_in
 from connector.model import Crm, SourceRecord, Stage, ladder_rank
 
 RecordKey = tuple[str, str, str]  # (crm, object_type, record_id)
@@ -192,7 +192,7 @@ _IDENTITY_COLUMNS = ("crm", "object_type", "record_id", "person_id", "email", "l
 
 
 def _identity_insert() -> tuple[Any, tuple[str, ...]]:
-    return t.IDENTITIES.insert(), _IDENTITY_COLUMNS
+    return or_fail(t.IDENTITIES.insert()), _IDENTITY_COLUMNS
 
 
 def _identity_email() -> tuple[Any, tuple[str, ...]]:

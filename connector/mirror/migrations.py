@@ -37,7 +37,194 @@ _INITIAL_TABLES = (
 )
 
 
+def _table(name: str, *parts: str, suffix: str = "") -> str:
+    """CREATE TABLE text as SQLAlchemy renders it for SQLite (what sqlite_master keeps)."""
+    return f"CREATE TABLE {name} (\n\t" + ", \n\t".join(parts) + "\n)" + suffix
+
+
+# Migration 1 as it created SQLite mirrors (frozen when migration 5 changed tables.py): fresh and
+# existing mirrors go through the same steps and converge.
+_INITIAL_SQLITE = (
+    _table(
+        "people",
+        "person_id VARCHAR NOT NULL",
+        "email VARCHAR",
+        "merged_into VARCHAR",
+        "created_at DATETIME NOT NULL",
+        "PRIMARY KEY (person_id)",
+        "UNIQUE (email)",
+    ),
+    "CREATE INDEX ix_people_merged_into ON people (merged_into)",
+    _table(
+        "record_links",
+        "crm VARCHAR NOT NULL",
+        "object_type VARCHAR NOT NULL",
+        "record_id VARCHAR NOT NULL",
+        "to_type VARCHAR NOT NULL",
+        "to_id VARCHAR NOT NULL",
+        "PRIMARY KEY (crm, object_type, record_id, to_type, to_id)",
+    ),
+    "CREATE INDEX ix_record_links_to ON record_links (crm, to_type, to_id)",
+    _table(
+        "runs",
+        "id INTEGER NOT NULL",
+        "kind VARCHAR NOT NULL",
+        "started_at DATETIME NOT NULL",
+        "finished_at DATETIME",
+        "status VARCHAR NOT NULL",
+        "stats TEXT NOT NULL",
+        "error TEXT",
+        "PRIMARY KEY (id)",
+    ),
+    "CREATE INDEX ix_runs_kind ON runs (kind)",
+    _table(
+        "cursors",
+        "stream VARCHAR NOT NULL",
+        "value VARCHAR NOT NULL",
+        "last_id VARCHAR",
+        "updated_at DATETIME NOT NULL",
+        "run_id INTEGER",
+        "PRIMARY KEY (stream)",
+        "FOREIGN KEY(run_id) REFERENCES runs (id)",
+    ),
+    _table(
+        "decisions",
+        "id INTEGER NOT NULL",
+        '"key" VARCHAR',
+        "run_id INTEGER",
+        "person_id VARCHAR NOT NULL",
+        "kind VARCHAR NOT NULL",
+        "rule_id VARCHAR NOT NULL",
+        "mapping_version VARCHAR NOT NULL",
+        "inputs TEXT NOT NULL",
+        "payload TEXT NOT NULL",
+        "decided_at DATETIME NOT NULL",
+        "PRIMARY KEY (id)",
+        'UNIQUE ("key")',
+        "FOREIGN KEY(run_id) REFERENCES runs (id)",
+    ),
+    "CREATE INDEX ix_decisions_person_id ON decisions (person_id)",
+    "CREATE INDEX ix_decisions_run_id ON decisions (run_id)",
+    _table(
+        "identities",
+        "crm VARCHAR NOT NULL",
+        "object_type VARCHAR NOT NULL",
+        "record_id VARCHAR NOT NULL",
+        "person_id VARCHAR NOT NULL",
+        "email VARCHAR",
+        "linked_by VARCHAR NOT NULL",
+        "PRIMARY KEY (crm, object_type, record_id)",
+        "FOREIGN KEY(person_id) REFERENCES people (person_id)",
+    ),
+    "CREATE INDEX ix_identities_person_id ON identities (person_id)",
+    _table(
+        "records",
+        "crm VARCHAR NOT NULL",
+        "object_type VARCHAR NOT NULL",
+        "record_id VARCHAR NOT NULL",
+        "properties TEXT NOT NULL",
+        "associations TEXT NOT NULL",
+        "content_hash VARCHAR NOT NULL",
+        "modified_at DATETIME NOT NULL",
+        "archived BOOLEAN NOT NULL",
+        "deleted BOOLEAN NOT NULL",
+        "merged_into VARCHAR",
+        "flags TEXT NOT NULL",
+        "first_seen DATETIME NOT NULL",
+        "last_seen DATETIME NOT NULL",
+        "version_no INTEGER NOT NULL",
+        "last_run_id INTEGER",
+        "PRIMARY KEY (crm, object_type, record_id)",
+        "FOREIGN KEY(last_run_id) REFERENCES runs (id)",
+    ),
+    _table(
+        "outbox",
+        '"key" VARCHAR NOT NULL',
+        "decision_id INTEGER",
+        "person_id VARCHAR NOT NULL",
+        "crm VARCHAR NOT NULL",
+        "op VARCHAR NOT NULL",
+        "object_type VARCHAR",
+        "record_id VARCHAR",
+        "payload TEXT NOT NULL",
+        "status VARCHAR NOT NULL",
+        "attempts INTEGER NOT NULL",
+        "next_attempt_at DATETIME",
+        "created_at DATETIME NOT NULL",
+        "updated_at DATETIME NOT NULL",
+        "sent_at DATETIME",
+        "crm_ids TEXT NOT NULL",
+        "last_http_status INTEGER",
+        "last_error TEXT",
+        'PRIMARY KEY ("key")',
+        "FOREIGN KEY(decision_id) REFERENCES decisions (id)",
+    ),
+    "CREATE INDEX ix_outbox_decision_id ON outbox (decision_id)",
+    "CREATE INDEX ix_outbox_due ON outbox (crm, status, next_attempt_at)",
+    "CREATE INDEX ix_outbox_person_id ON outbox (person_id)",
+    _table(
+        "person_stages",
+        "person_id VARCHAR NOT NULL",
+        "stage VARCHAR NOT NULL",
+        "since DATETIME NOT NULL",
+        "rule_id VARCHAR",
+        "decision_id INTEGER",
+        "PRIMARY KEY (person_id)",
+        "FOREIGN KEY(decision_id) REFERENCES decisions (id)",
+    ),
+    _table(
+        "record_versions",
+        "crm VARCHAR NOT NULL",
+        "object_type VARCHAR NOT NULL",
+        "record_id VARCHAR NOT NULL",
+        "version_no INTEGER NOT NULL",
+        "content_hash VARCHAR NOT NULL",
+        "properties TEXT NOT NULL",
+        "archived BOOLEAN NOT NULL",
+        "modified_at DATETIME NOT NULL",
+        "run_id INTEGER",
+        "pulled_at DATETIME NOT NULL",
+        "PRIMARY KEY (crm, object_type, record_id, version_no)",
+        "FOREIGN KEY(crm, object_type, record_id) REFERENCES records (crm, object_type, record_id)",
+        "FOREIGN KEY(run_id) REFERENCES runs (id)",
+    ),
+    _table(
+        "stage_history",
+        "id INTEGER NOT NULL",
+        "person_id VARCHAR NOT NULL",
+        "stage VARCHAR NOT NULL",
+        "entered_at DATETIME NOT NULL",
+        "rule_id VARCHAR",
+        "decision_id INTEGER",
+        "PRIMARY KEY (id)",
+        "FOREIGN KEY(decision_id) REFERENCES decisions (id)",
+    ),
+    "CREATE INDEX ix_stage_history_entered_at ON stage_history (entered_at)",
+    "CREATE INDEX ix_stage_history_person ON stage_history (person_id, entered_at)",
+    "CREATE INDEX ix_stage_history_stage ON stage_history (stage)",
+    _table(
+        "write_attempts",
+        "id INTEGER NOT NULL",
+        '"key" VARCHAR NOT NULL',
+        "at DATETIME NOT NULL",
+        "outcome VARCHAR NOT NULL",
+        "http_status INTEGER",
+        "crm_ids TEXT NOT NULL",
+        "error TEXT",
+        "PRIMARY KEY (id)",
+        'FOREIGN KEY("key") REFERENCES outbox ("key")',
+    ),
+    'CREATE INDEX ix_write_attempts_key ON write_attempts ("key")',
+)
+
+
 def _initial_schema(conn: Connection) -> None:
+    """SQLite: the frozen DDL above. Elsewhere tables.py's latest shape (no such mirror exists yet
+    to converge with; later migrations tolerate it: IF EXISTS, SQLite-only rebuilds)."""
+    if conn.dialect.name == "sqlite":
+        for ddl in _INITIAL_SQLITE:
+            conn.exec_driver_sql(ddl)
+        return
     SQLModel.metadata.create_all(conn, tables=list(_INITIAL_TABLES), checkfirst=False)
 
 
@@ -139,12 +326,116 @@ def _evaluations(conn: Connection) -> None:
         conn.exec_driver_sql(f"CREATE TRIGGER evaluation_change_{name} {body}")
 
 
+# Migration 5's tables, as tables.py generates them for SQLite now (frozen like migration 1).
+_REBUILT_SQLITE: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
+    # name: (CREATE TABLE, its indexes, its migration-4 triggers: all dropped with the old table)
+    "records": (
+        _table(
+            "records",
+            "crm VARCHAR NOT NULL",
+            "object_type VARCHAR NOT NULL",
+            "record_id VARCHAR NOT NULL",
+            "properties TEXT NOT NULL",
+            "associations TEXT NOT NULL",
+            "content_hash VARCHAR NOT NULL",
+            "modified_at DATETIME NOT NULL",
+            "archived BOOLEAN NOT NULL",
+            "deleted BOOLEAN NOT NULL",
+            "merged_into VARCHAR",
+            "flags TEXT NOT NULL",
+            "first_seen DATETIME NOT NULL",
+            "last_seen DATETIME NOT NULL",
+            "version_no INTEGER NOT NULL",
+            "last_run_id INTEGER",
+            "PRIMARY KEY (crm, object_type, record_id)",
+            "FOREIGN KEY(last_run_id) REFERENCES runs (id) DEFERRABLE INITIALLY DEFERRED",
+        ),
+        ("CREATE INDEX ix_records_modified ON records (crm, object_type, modified_at)",),
+        ("record",),
+    ),
+    "record_versions": (
+        _table(
+            "record_versions",
+            "crm VARCHAR NOT NULL",
+            "object_type VARCHAR NOT NULL",
+            "record_id VARCHAR NOT NULL",
+            "version_no INTEGER NOT NULL",
+            "content_hash VARCHAR NOT NULL",
+            "properties TEXT NOT NULL",
+            "archived BOOLEAN NOT NULL",
+            "modified_at DATETIME NOT NULL",
+            "run_id INTEGER",
+            "pulled_at DATETIME NOT NULL",
+            "PRIMARY KEY (crm, object_type, record_id, version_no)",
+            (
+                "FOREIGN KEY(crm, object_type, record_id) REFERENCES records (crm, object_type, record_id)"
+                " DEFERRABLE INITIALLY DEFERRED"
+            ),
+            "FOREIGN KEY(run_id) REFERENCES runs (id) DEFERRABLE INITIALLY DEFERRED",
+        ),
+        (),  # ix_record_versions_pulled (migration 2) is dropped: nothing reads versions by pull time
+        ("version",),
+    ),
+    "identities": (
+        _table(
+            "identities",
+            "crm VARCHAR NOT NULL",
+            "object_type VARCHAR NOT NULL",
+            "record_id VARCHAR NOT NULL",
+            "person_id VARCHAR NOT NULL",
+            "email VARCHAR",
+            "linked_by VARCHAR NOT NULL",
+            "PRIMARY KEY (crm, object_type, record_id)",
+            "FOREIGN KEY(person_id) REFERENCES people (person_id) DEFERRABLE INITIALLY DEFERRED",
+            suffix="\n WITHOUT ROWID",
+        ),
+        ("CREATE INDEX ix_identities_person_id ON identities (person_id)",),
+        ("identity_add", "identity_move", "identity_drop"),
+    ),
+}
+
+
+def _hot_path_tables(conn: Connection) -> None:
+    """Fewer b-trees and no statement journals on the pull's per-record writes.
+
+    `ix_record_links_to` is a prefix of migration 3's `ix_record_links_to_from`, which serves the
+    same lookups; `ix_record_versions_pulled` had no reader. SQLite only: `records`,
+    `record_versions` and `identities` are rebuilt (create, copy, drop, rename, then their indexes
+    and triggers again; `migrate` runs this with foreign keys off and checks them before commit)
+    so that their foreign keys are checked at commit and `identities` lives in its primary key's
+    b-tree. With immediate keys, every single-row insert that fires a change-log trigger opened a
+    statement journal (`sqlutil.or_fail` is the other half).
+    """
+    conn.exec_driver_sql("DROP INDEX IF EXISTS ix_record_links_to")
+    conn.exec_driver_sql("DROP INDEX IF EXISTS ix_record_versions_pulled")
+    if conn.dialect.name != "sqlite":
+        return
+    for name, (create, indexes, triggers) in _REBUILT_SQLITE.items():
+        columns = ", ".join(row[1] for row in conn.exec_driver_sql(f"PRAGMA table_info({name})"))
+        conn.exec_driver_sql(create.replace(f"CREATE TABLE {name} (", f"CREATE TABLE _new_{name} (", 1))
+        copy = f"INSERT INTO _new_{name} ({columns}) SELECT {columns} FROM {name}"  # noqa: S608 - our names
+        conn.exec_driver_sql(copy)
+        conn.exec_driver_sql(f"DROP TABLE {name}")
+        conn.exec_driver_sql(f"ALTER TABLE _new_{name} RENAME TO {name}")
+        for ddl in indexes:
+            conn.exec_driver_sql(ddl)
+        for trigger in triggers:
+            conn.exec_driver_sql(f"CREATE TRIGGER evaluation_change_{trigger} {_CHANGE_TRIGGERS[trigger]}")
+    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        raise RuntimeError(f"migration 5 would break foreign keys: {broken[:5]}")
+
+
 MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (1, "initial schema", _initial_schema),
     (2, "lookup indexes", _record_lookup_indexes),
     (3, "covering index for links by target", _links_by_target_covering),
     (4, "evaluations and the change log that selects whom to evaluate", _evaluations),
+    (5, "deferred foreign keys and fewer b-trees on the pull's hot tables", _hot_path_tables),
 )
+# Migrations that rebuild SQLite tables: run with foreign keys off (a DROP TABLE of a parent would
+# check, or cascade to, its children) and checked with foreign_key_check before they commit.
+_FOREIGN_KEYS_OFF = frozenset({5})
 
 
 def applied_versions(engine: Engine) -> list[int]:
@@ -164,11 +455,21 @@ def migrate(engine: Engine) -> list[int]:
     for number, name, apply in MIGRATIONS:
         if number in done:
             continue
-        with writer(engine).begin() as conn:
-            # re-check under the write lock: a concurrent process may have applied it meanwhile
-            if conn.scalar(select(t.MIGRATIONS.c.version).where(t.MIGRATIONS.c.version == number)):
-                continue
-            apply(conn)
-            conn.execute(t.MIGRATIONS.insert().values(version=number, name=name, applied_at=now_utc()))
+        with writer(engine).connect() as conn:
+            keys_off = number in _FOREIGN_KEYS_OFF and conn.dialect.name == "sqlite"
+            if keys_off:  # outside a transaction: the pragma is a no-op inside one
+                conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+            try:
+                with conn.begin():
+                    # re-check under the write lock: a concurrent process may have applied it meanwhile
+                    if conn.scalar(select(t.MIGRATIONS.c.version).where(t.MIGRATIONS.c.version == number)):
+                        continue
+                    apply(conn)
+                    conn.execute(
+                        t.MIGRATIONS.insert().values(version=number, name=name, applied_at=now_utc())
+                    )
+            finally:
+                if keys_off:
+                    conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
         applied.append(number)
     return applied

@@ -38,6 +38,7 @@ from connector.mirror.sqlutil import (
     in_params,
     insert_ignore_rows,
     now_utc,
+    or_fail,
     prepare,
     run_in,
     upsert_rows,
@@ -215,7 +216,7 @@ def _versions_from_records(count: int) -> tuple[Any, tuple[str, ...]]:
         "run_id",
         "pulled_at",
     )
-    return t.VERSIONS.insert().from_select(columns, source), ("crm", "object_type", *names)
+    return or_fail(t.VERSIONS.insert().from_select(columns, source)), ("crm", "object_type", *names)
 
 
 def upsert_page(

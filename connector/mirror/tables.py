@@ -23,7 +23,7 @@ from sqlalchemy import (
     TypeDecorator,
 )
 from sqlalchemy.engine import Dialect
-from sqlmodel import Field, SQLModel
+from sqlmodel import AutoString, Field, SQLModel
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -49,6 +49,18 @@ def _when(*, nullable: bool = False, index: bool = False) -> Any:
 
 def _text(*, nullable: bool = False, default: str | None = None) -> Any:
     return Field(sa_column=Column(Text, nullable=nullable, default=default))
+
+
+# Foreign keys of the tables a pull writes a row per record into are checked at COMMIT, not per
+# statement (same guarantee: a violation fails the commit and the transaction rolls back). On SQLite
+# an immediate key makes every single-row insert that fires a change-log trigger open a statement
+# journal (a copy of each page it touches, ~18,000 instructions a row); see migration 5.
+def _deferred(target: str) -> ForeignKey:
+    return ForeignKey(target, deferrable=True, initially="DEFERRED")
+
+
+def _run_ref() -> Any:
+    return Field(default=None, sa_column=Column(Integer, _deferred("runs.id"), nullable=True))
 
 
 class SchemaMigration(SQLModel, table=True):
@@ -85,7 +97,7 @@ class Record(SQLModel, table=True):
     first_seen: datetime = _when()
     last_seen: datetime = _when()
     version_no: int = 1
-    last_run_id: int | None = Field(default=None, foreign_key="runs.id")
+    last_run_id: int | None = _run_ref()
 
 
 class RecordVersion(SQLModel, table=True):
@@ -94,6 +106,8 @@ class RecordVersion(SQLModel, table=True):
         ForeignKeyConstraint(
             ["crm", "object_type", "record_id"],
             ["records.crm", "records.object_type", "records.record_id"],
+            deferrable=True,
+            initially="DEFERRED",
         ),
     )
     crm: str = Field(primary_key=True)
@@ -104,15 +118,16 @@ class RecordVersion(SQLModel, table=True):
     properties: str = _text()
     archived: bool = False
     modified_at: datetime = _when()
-    run_id: int | None = Field(default=None, foreign_key="runs.id")
+    run_id: int | None = _run_ref()
     pulled_at: datetime = _when()
 
 
 class RecordLink(SQLModel, table=True):
-    """An association as declared by the `from` record (so a re-pull replaces exactly its own links)."""
+    """An association as declared by the `from` record (so a re-pull replaces exactly its own links).
+
+    Found by target through migration 3's `ix_record_links_to_from` (crm, to_type, to_id, ...)."""
 
     __tablename__ = "record_links"
-    __table_args__ = (Index("ix_record_links_to", "crm", "to_type", "to_id"),)
     crm: str = Field(primary_key=True)
     object_type: str = Field(primary_key=True)
     record_id: str = Field(primary_key=True)
@@ -129,11 +144,16 @@ class PersonRow(SQLModel, table=True):
 
 
 class Identity(SQLModel, table=True):
+    """Small rows keyed by text: on SQLite stored in their primary key's b-tree (WITHOUT ROWID)."""
+
     __tablename__ = "identities"
+    __table_args__ = {"sqlite_with_rowid": False}
     crm: str = Field(primary_key=True)
     object_type: str = Field(primary_key=True)
     record_id: str = Field(primary_key=True)
-    person_id: str = Field(foreign_key="people.person_id", index=True)
+    person_id: str = Field(
+        sa_column=Column(AutoString, _deferred("people.person_id"), nullable=False, index=True)
+    )
     email: str | None = None
     linked_by: str
 
