@@ -350,7 +350,7 @@ _REBUILT_SQLITE: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
             "PRIMARY KEY (crm, object_type, record_id)",
             "FOREIGN KEY(last_run_id) REFERENCES runs (id) DEFERRABLE INITIALLY DEFERRED",
         ),
-        ("CREATE INDEX ix_records_modified ON records (crm, object_type, modified_at)",),
+        (),  # ix_records_modified (migration 2) is dropped: only the unused `latest_modified` read it
         ("record",),
     ),
     "record_versions": (
@@ -399,7 +399,8 @@ def _hot_path_tables(conn: Connection) -> None:
     """Fewer b-trees and no statement journals on the pull's per-record writes.
 
     `ix_record_links_to` is a prefix of migration 3's `ix_record_links_to_from`, which serves the
-    same lookups; `ix_record_versions_pulled` had no reader. SQLite only: `records`,
+    same lookups; `ix_record_versions_pulled` had no reader, `ix_records_modified` only
+    `latest_modified`, which no code calls (it now scans the object type's rows). SQLite only: `records`,
     `record_versions` and `identities` are rebuilt (create, copy, drop, rename, then their indexes
     and triggers again; `migrate` runs this with foreign keys off and checks them before commit)
     so that their foreign keys are checked at commit and `identities` lives in its primary key's
@@ -408,6 +409,7 @@ def _hot_path_tables(conn: Connection) -> None:
     """
     conn.exec_driver_sql("DROP INDEX IF EXISTS ix_record_links_to")
     conn.exec_driver_sql("DROP INDEX IF EXISTS ix_record_versions_pulled")
+    conn.exec_driver_sql("DROP INDEX IF EXISTS ix_records_modified")
     if conn.dialect.name != "sqlite":
         return
     for name, (create, indexes, triggers) in _REBUILT_SQLITE.items():

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,7 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 from sqlalchemy.sql.expression import Executable
 from sqlmodel import SQLModel
 
-from connector.mirror import Mirror, migrate, open_mirror, start_run, upsert_page
+from connector.mirror import Mirror, latest_modified, migrate, open_mirror, start_run, upsert_page
 from connector.mirror import migrations as m
 from connector.mirror import tables as t
 from connector.model import Crm, SourceRecord
@@ -118,6 +118,7 @@ def test_tables_py_declares_the_schema_migrations_build(mirror: Mirror, db_url: 
             assert schema[str(index.name)] == str(CreateIndex(index).compile(dialect=dialect)), index.name
     assert "ix_record_links_to" not in schema
     assert "ix_record_versions_pulled" not in schema
+    assert "ix_records_modified" not in schema
 
 
 @pytest.mark.parametrize(
@@ -160,3 +161,12 @@ def test_foreign_keys_are_still_enforced_at_commit(mirror: Mirror, statement: Ex
         _commit_with(mirror, statement)
     with mirror.reader() as s:
         assert s.execute(t.RECORDS.select()).first() is None
+
+
+def test_latest_modified_without_its_index(mirror: Mirror) -> None:
+    later = SourceRecord(Crm.HUBSPOT, "contacts", "9", {"email": "z@x.io"}, T0 + timedelta(days=2))
+    with mirror.transaction() as s:
+        upsert_page(s, None, [*_records()[:3], later])
+    with mirror.reader() as s:
+        assert latest_modified(s, Crm.HUBSPOT, "contacts") == T0 + timedelta(days=2)
+        assert latest_modified(s, Crm.SALESFORCE, "Lead") is None
