@@ -42,7 +42,8 @@ SCENARIOS: tuple[Scenario, ...] = (
     )),
     Scenario(3, "timeout on a write", "ambiguous; the retry reuses the key, no duplicate", (
         "tests/faults/test_push_crash.py::test_timeout_on_task_create_is_resolved_by_key_not_by_a_second_create",
-        f"{FAULTS}/test_writes.py::test_write_timeouts_never_duplicate",
+        f"{FAULTS}/test_writes.py::test_salesforce_write_timeout_never_duplicates",
+        f"{FAULTS}/test_writes.py::test_hubspot_clear_that_times_out_is_never_overtaken_by_its_set",
     )),
     Scenario(4, "partial batch failure (HubSpot numErrors, Salesforce allOrNone=false)",
              "successes committed, failures dead-lettered", (
@@ -102,7 +103,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         f"{FAULTS}/test_malformed.py::test_soql_injection_in_field_values_is_inert",
     )),
     Scenario(15, "quota above 80%", "pre-flight stops the run", (
-        f"{PUSH}::test_salesforce_usage_past_the_share_stops_before_writing",
+        f"{PUSH}::test_usage_past_the_share_stops_before_writing",
         f"{PULL}/test_pull_faults.py::test_salesforce_request_limit_exceeded_is_quota_not_retried",
     )),
     Scenario(16, "disk full or SQLite locked", "rollback; no CRM write without a committed outbox row", (
