@@ -46,8 +46,10 @@ Convert = Callable[[str], Any]  # raw CRM text -> typed value; raises BadValueEr
 # looked up for every field an evaluation reads; a MappingProxyType look-up costs a method call
 # and a (crm, object type) key a tuple.
 Reader = tuple[tuple[Crm, ...], dict[Crm, dict[str, tuple[str, Convert | None]]]]
-# Stage-typed properties one CRM object type carries: (field, property, raw value -> Stage).
-StageRead = tuple[str, str, dict[str, Stage]]
+# Stage-typed properties one CRM object type carries: (field, property, raw value -> (Stage,
+# the property holding when the record entered that value or None)): the entry-time property
+# is spelled out per value here, not per evaluation.
+StageRead = tuple[str, str, dict[str, tuple[Stage, str | None]]]
 
 
 def _lookup(values: MappingProxyType[str, str]) -> Convert:
@@ -277,13 +279,22 @@ def _readers(sources: dict[tuple[Crm, str], tuple[Source, ...]], model: MappingF
 
 def _stage_reads(
     sources: dict[tuple[Crm, str], tuple[Source, ...]],
+    entered: dict[tuple[Crm, str, str], str],
 ) -> dict[Crm, dict[str, tuple[StageRead, ...]]]:
     table: dict[Crm, dict[str, tuple[StageRead, ...]]] = {}
     for (crm, object_type), srcs in sources.items():
         reads = tuple(
-            (src.field, src.prop, {raw: Stage(value) for raw, value in src.values.items()})
+            (
+                src.field,
+                src.prop,
+                {
+                    raw: (Stage(value), None if template is None else template.replace("{value}", raw))
+                    for raw, value in src.values.items()
+                },
+            )
             for src in srcs
             if src.kind == "stage" and src.values is not None
+            for template in (entered.get((crm, object_type, src.field)),)
         )
         if reads:
             table.setdefault(crm, {})[object_type] = reads
@@ -352,6 +363,12 @@ def compile_mapping(model: MappingFile, version: str) -> Mapping:
         )
         for stage in (None, *Stage)
     }
+    entered = {
+        (crm, ot, name): template
+        for name, fd in model.fields.items()
+        for crm, per in fd.entered_at.items()
+        for ot, template in per.items()
+    }
     rules_for_tracked = {
         stage: StageRules(*(tuple(tracked.get(id(r), r) for r in group) for group in _groups(rules)))
         for stage, rules in rules_for.items()
@@ -403,16 +420,9 @@ def compile_mapping(model: MappingFile, version: str) -> Mapping:
                 for ot, prop in per.items()
             }
         ),
-        entered_props=MappingProxyType(
-            {
-                (crm, ot, name): template
-                for name, fd in model.fields.items()
-                for crm, per in fd.entered_at.items()
-                for ot, template in per.items()
-            }
-        ),
+        entered_props=MappingProxyType(entered),
         readers=_readers(sources, model),
-        stage_reads=_stage_reads(sources),
+        stage_reads=_stage_reads(sources, entered),
         rules_for=rules_for,
         rules_for_tracked=rules_for_tracked,
     )

@@ -37,6 +37,7 @@ from connector.model import (
 )
 from connector.rules.compiled import RANKS, Mapping, TimedRule, rank
 from connector.rules.conditions import flips_at, note_flip
+from connector.rules.decisions import new_provenance, new_task, new_transition
 from connector.rules.facts import Evidence, Facts, deals_for
 from connector.rules.fields import PLAIN_TYPES, BadValueError, input_value, parse_datetime
 
@@ -100,7 +101,13 @@ class _Run(Facts):
         self.now = now
         self.current = current = person.stage
         self.rules = mapping.rules_for[current]
-        self.entered = entered = entered_at(history, current)
+        if not history:
+            entered = None
+        elif len(history) == 1:  # the usual case, without entered_at's call
+            entered = history[0].at if history[0].stage == current else None
+        else:
+            entered = entered_at(history, current)
+        self.entered = entered
         if current is not None:
             self["stage"] = current
         if entered is not None:
@@ -120,7 +127,7 @@ class _Run(Facts):
         inputs["from_entered_at"] = None if self.entered is None else self.entered.isoformat()
         for key, recorded in extra:
             inputs[key] = recorded
-        return Provenance(rule_id, self.mapping.version, inputs, self.now)
+        return new_provenance(rule_id, self.mapping.version, inputs, self.now)
 
     def judged(self, rule_id: str, reads: Iterable[str]) -> bool:
         """After a rule ran: False, plus a Skipped decision, if it read a value the CRM sent malformed."""
@@ -190,22 +197,26 @@ class _Run(Facts):
                 continue
             if fired:
                 why = self.why(rule.id, rule.reads)
-                self.out.append(StageTransition(self.person.person_id, self.current, rule.to, why))
+                self.out.append(new_transition(self.person.person_id, self.current, rule.to, why))
                 return True
         if evidence is not None and evidence_rank > current_rank:
-            source = evidence.source
-            extra = (
-                ("crm", _CRM_TEXT[source.crm]),
-                ("record", input_value(source.record_id)),
-                ("value", input_value(evidence.raw)),
-                *self.crm_entered(evidence),
-            )
-            why = self.why(f"value-map:{evidence.field}", (), extra)
-            self.out.append(StageTransition(self.person.person_id, self.current, evidence.stage, why))
+            # why(rule, (), extra) spelled out: one dict display, in the same key order
+            source, entered = evidence.source, self.entered
+            inputs: dict[str, InputValue] = {
+                "stage": _STAGE_TEXT[self.current],
+                "from_entered_at": None if entered is None else entered.isoformat(),
+                "crm": _CRM_TEXT[source.crm],
+                "record": input_value(source.record_id),
+                "value": input_value(evidence.raw),
+            }
+            if evidence.entered_prop is not None:
+                inputs.update(self.crm_entered(evidence, evidence.entered_prop))
+            why = new_provenance(f"value-map:{evidence.field}", self.mapping.version, inputs, self.now)
+            self.out.append(new_transition(self.person.person_id, self.current, evidence.stage, why))
             return True
         return False
 
-    def crm_entered(self, evidence: Evidence) -> tuple[tuple[str, InputValue], ...]:
+    def crm_entered(self, evidence: Evidence, prop: str) -> tuple[tuple[str, InputValue], ...]:
         """The CRM's own time of entering the evidence's value, as provenance inputs (none if unknown).
 
         Without it a person's first stage would date from the connector's first sight, and every
@@ -213,12 +224,7 @@ class _Run(Facts):
         stage's entry is ignored (a CRM that keeps the first entry on re-entry: HubSpot's
         behaviour is undocumented); one after `now` (clock skew) reads as `now`.
         """
-        source = evidence.source
-        template = self.mapping.entered_props.get((source.crm, source.object_type, evidence.field))
-        if template is None:
-            return ()
-        prop = template.replace("{value}", evidence.raw)
-        raw = source.properties.get(prop)
+        raw = evidence.source.properties.get(prop)
         if not raw:
             return ()
         try:
@@ -256,7 +262,7 @@ class _Run(Facts):
                 continue
             why = self.why(rule.id, rule.reads, (("anchor_at", input_value(anchor)),))
             if rule.to is not None:
-                self.out.append(StageTransition(self.person.person_id, self.current, rule.to, why))
+                self.out.append(new_transition(self.person.person_id, self.current, rule.to, why))
             self.task(rule, why)
             return True
         return False
@@ -286,7 +292,7 @@ class _Run(Facts):
         )
         targets = tuple(TargetRef(r.crm, r.object_type, r.record_id) for r in mine)
         words = {"email": person.email or "", "stage": _STAGE_TEXT[self.current] or "", "rule": rule.id}
-        decision = TaskDecision(
+        decision = new_task(
             person.person_id,
             crm,
             spec.subject_format.format_map(words),

@@ -8,8 +8,10 @@ exceptions, so the engine can answer with a Skipped decision.
 
 from __future__ import annotations
 
+from collections.abc import Mapping as ReadOnly
 from datetime import datetime
 from operator import attrgetter
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from connector.model import Crm, Person, SourceRecord, Stage, TargetRef
@@ -24,6 +26,7 @@ class Evidence(NamedTuple):
     field: str
     raw: str
     source: SourceRecord
+    entered_prop: str | None  # the property holding when `source` entered `raw` (None: unmapped)
 
     @property
     def crm(self) -> Crm:
@@ -72,6 +75,11 @@ def _order(records: tuple[SourceRecord, ...]) -> tuple[SourceRecord, ...]:
     return tuple(live)
 
 
+# The `invalid` of facts nothing was found malformed in: shared and read-only (`_bad` replaces
+# it with a dict of the evaluation's own), so a clean evaluation allocates no dict for it.
+_NO_INVALID: ReadOnly[str, Invalid] = MappingProxyType({})
+
+
 class Facts(dict[str, Any]):
     """Canonical field -> typed value, resolved on first read; a missing field reads as None."""
 
@@ -80,9 +88,11 @@ class Facts(dict[str, Any]):
     def __init__(self, person: Person, mapping: Mapping) -> None:
         self.person, self.mapping = person, mapping
         self.records = records = _order(person.records)
-        self.invalid: dict[str, Invalid] = {}
-        self.unknown: list[Invalid] = []  # values no value map knows, reported even if unread
-        self.evidence: list[Evidence] = []
+        self.invalid = _NO_INVALID
+        # Tuples, grown by concatenation: almost every person has one stage value and no
+        # unknown one, and an empty tuple costs no allocation.
+        unknown: tuple[Invalid, ...] = ()
+        evidence: tuple[Evidence, ...] = ()
         stage_reads = mapping.stage_reads
         for record in records:
             by_type = stage_reads.get(record.crm)
@@ -94,54 +104,60 @@ class Facts(dict[str, Any]):
                 raw = props.get(prop)
                 if not raw:
                     continue
-                value = values.get(raw)
-                if value is None:
-                    self.unknown.append(
-                        Invalid(field, _ref(record), raw, f"unknown {record.crm} value {raw!r}")
-                    )
+                known = values.get(raw)
+                if known is None:
+                    reason = f"unknown {record.crm} value {raw!r}"
+                    unknown += (Invalid(field, _ref(record), raw, reason),)
                 else:
-                    self.evidence.append(_evidence(Evidence, (value, field, raw, record)))
+                    evidence += (_evidence(Evidence, (known[0], field, raw, record, known[1])),)
+        self.unknown = unknown  # values no value map knows, reported even if unread
+        self.evidence = evidence
+
+    def _bad(self, name: str, bad: Invalid) -> None:
+        """Record that `name` was read malformed (the first time, in a dict of this evaluation's)."""
+        invalid = self.invalid
+        if not isinstance(invalid, dict):
+            self.invalid = invalid = {}
+        invalid[name] = bad
 
     def __missing__(self, name: str) -> Any:
+        """Read a field on first use: the first value in CRM precedence order (newest record
+        first within a CRM); deal facts all at once; crm_stages from the evidence."""
         if name in DEAL_FIELDS:
             self._deal_facts()
             return self[name]
-        if name == "crm_stages":
-            value: Any = frozenset(e.stage for e in self.evidence)
-        else:
-            value = self._read(name)
+        value: Any = None
+        reader = self.mapping.readers.get(name)
+        if reader is not None:
+            order, sources = reader
+            records = self.records
+            for crm in order:
+                by_type = sources.get(crm)
+                if by_type is None:
+                    continue
+                for record in records:
+                    if record.crm != crm:
+                        continue
+                    src = by_type.get(record.object_type)
+                    if src is None:
+                        continue
+                    raw = record.properties.get(src[0])
+                    if raw is None or raw == "":
+                        continue
+                    convert = src[1]
+                    if convert is None:
+                        value = raw
+                    else:
+                        try:
+                            value = convert(raw)
+                        except BadValueError as exc:
+                            self._bad(name, Invalid(name, _ref(record), raw, str(exc)))
+                    self[name] = value
+                    return value
+        elif name == "crm_stages":
+            value = frozenset(e.stage for e in self.evidence)
         self[name] = value
         return value
-
-    def _read(self, name: str) -> Any:
-        """The first value in CRM precedence order (newest record first within a CRM)."""
-        reader = self.mapping.readers.get(name)
-        if reader is None:
-            return None
-        order, sources = reader
-        records = self.records
-        for crm in order:
-            by_type = sources.get(crm)
-            if by_type is None:
-                continue
-            for record in records:
-                if record.crm != crm:
-                    continue
-                src = by_type.get(record.object_type)
-                if src is None:
-                    continue
-                raw = record.properties.get(src[0])
-                if raw is None or raw == "":
-                    continue
-                convert = src[1]
-                if convert is None:
-                    return raw
-                try:
-                    return convert(raw)
-                except BadValueError as exc:
-                    self.invalid[name] = Invalid(name, _ref(record), raw, str(exc))
-                    return None
-        return None
 
     def _deal_facts(self) -> None:
         self.update(_NO_DEALS)
@@ -160,7 +176,7 @@ class Facts(dict[str, Any]):
             if phase is None:
                 raw = props.get(spec.stage_property) or ""
                 bad = Invalid("deal_phase", _ref(deal), raw, f"unknown {deal.crm} deal stage {raw!r}")
-                self.unknown.append(bad)  # reported; the deal counts nowhere
+                self.unknown += (bad,)  # reported; the deal counts nowhere
                 continue
             if isinstance(phase, int):
                 open_phases.append(phase)
@@ -169,16 +185,23 @@ class Facts(dict[str, Any]):
             try:
                 closed[phase].append(parse_datetime(close) if close else deal.modified_at)
             except BadValueError as exc:
-                name = f"last_{phase}_at"
-                self.invalid[name] = Invalid(name, _ref(deal), close or "", str(exc))
-        self["open_deals"] = float(len(open_phases))
-        self["won_deals"] = float(len(closed["won"]))
-        self["lost_deals"] = float(len(closed["lost"]))
+                name = _LAST_AT[phase]
+                self._bad(name, Invalid(name, _ref(deal), close or "", str(exc)))
+        won, lost = closed["won"], closed["lost"]
         if open_phases:
+            self["open_deals"] = float(len(open_phases))
             self["deal_phase"] = float(max(open_phases))
-        for outcome, dates in closed.items():
-            if dates and f"last_{outcome}_at" not in self.invalid:
-                self[f"last_{outcome}_at"] = max(dates)
+        if won:
+            self["won_deals"] = float(len(won))
+            if "last_won_at" not in self.invalid:
+                self["last_won_at"] = max(won)
+        if lost:
+            self["lost_deals"] = float(len(lost))
+            if "last_lost_at" not in self.invalid:
+                self["last_lost_at"] = max(lost)
+
+
+_LAST_AT = {"won": "last_won_at", "lost": "last_lost_at"}
 
 
 def deals_for(person: Person, mapping: Mapping, crm: Crm, which: str) -> tuple[TargetRef, ...]:
