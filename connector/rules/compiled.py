@@ -46,10 +46,25 @@ Convert = Callable[[str], Any]  # raw CRM text -> typed value; raises BadValueEr
 # looked up for every field an evaluation reads; a MappingProxyType look-up costs a method call
 # and a (crm, object type) key a tuple.
 Reader = tuple[tuple[Crm, ...], dict[Crm, dict[str, tuple[str, Convert | None]]]]
-# Stage-typed properties one CRM object type carries: (field, property, raw value -> (Stage,
-# the property holding when the record entered that value or None)): the entry-time property
-# is spelled out per value here, not per evaluation.
-StageRead = tuple[str, str, dict[str, tuple[Stage, str | None]]]
+
+
+@dataclass(frozen=True, slots=True)
+class StageValue:
+    """One raw value of a CRM stage property that reads as a canonical stage, with all a
+    value-map move records about it that does not depend on the record: built once per mapping,
+    so a person's evidence is a (StageValue, record) pair and no per-evaluation object."""
+
+    stage: Stage
+    rank: int
+    on_ladder: bool
+    field: str  # the canonical stage field
+    raw: str
+    rule_id: str  # "value-map:<field>"
+    entered_prop: str | None  # the property holding when a record entered `raw` (None: unmapped)
+
+
+# Stage-typed properties one CRM object type carries: (field, property, raw value -> StageValue).
+StageRead = tuple[str, str, dict[str, StageValue]]
 
 
 def _lookup(values: MappingProxyType[str, str]) -> Convert:
@@ -277,6 +292,17 @@ def _readers(sources: dict[tuple[Crm, str], tuple[Source, ...]], model: MappingF
     return readers
 
 
+def _stage_values(src: Source, template: str | None) -> dict[str, StageValue]:
+    out: dict[str, StageValue] = {}
+    for raw, value in (src.values or {}).items():
+        stage = Stage(value)
+        prop = None if template is None else template.replace("{value}", raw)
+        out[raw] = StageValue(
+            stage, RANKS[stage], stage in LADDER, src.field, raw, f"value-map:{src.field}", prop
+        )
+    return out
+
+
 def _stage_reads(
     sources: dict[tuple[Crm, str], tuple[Source, ...]],
     entered: dict[tuple[Crm, str, str], str],
@@ -284,17 +310,9 @@ def _stage_reads(
     table: dict[Crm, dict[str, tuple[StageRead, ...]]] = {}
     for (crm, object_type), srcs in sources.items():
         reads = tuple(
-            (
-                src.field,
-                src.prop,
-                {
-                    raw: (Stage(value), None if template is None else template.replace("{value}", raw))
-                    for raw, value in src.values.items()
-                },
-            )
+            (src.field, src.prop, _stage_values(src, entered.get((crm, object_type, src.field))))
             for src in srcs
             if src.kind == "stage" and src.values is not None
-            for template in (entered.get((crm, object_type, src.field)),)
         )
         if reads:
             table.setdefault(crm, {})[object_type] = reads

@@ -104,7 +104,8 @@ class _Run(Facts):
         if not history:
             entered = None
         elif len(history) == 1:  # the usual case, without entered_at's call
-            entered = history[0].at if history[0].stage == current else None
+            (only,) = history
+            entered = only.at if only.stage == current else None
         else:
             entered = entered_at(history, current)
         self.entered = entered
@@ -115,16 +116,23 @@ class _Run(Facts):
         self.out: list[Decision] = []
 
     def why(
-        self, rule_id: str, reads: Iterable[str], extra: tuple[tuple[str, InputValue], ...] = ()
+        self,
+        rule_id: str,
+        reads: Iterable[str],
+        extra: tuple[tuple[str, InputValue], ...] = (),
+        entered_text: str | None = None,
     ) -> Provenance:
-        """The provenance of a decision about to be emitted (built only then); `extra` is recorded as is."""
+        """The provenance of a decision about to be emitted (built only then); `extra` is recorded
+        as is; `entered_text`: the current stage's entry time as text, when the caller has it."""
         facts = self
         inputs: dict[str, InputValue] = {}
         for f in reads:
             value = facts[f]
             inputs[f] = value if type(value) in PLAIN_TYPES else input_value(value)
         inputs["stage"] = _STAGE_TEXT[self.current]
-        inputs["from_entered_at"] = None if self.entered is None else self.entered.isoformat()
+        if entered_text is None and self.entered is not None:
+            entered_text = self.entered.isoformat()
+        inputs["from_entered_at"] = entered_text
         for key, recorded in extra:
             inputs[key] = recorded
         return new_provenance(rule_id, self.mapping.version, inputs, self.now)
@@ -149,45 +157,43 @@ class _Run(Facts):
         current = self.current
         if len(evidence) == 1:  # the usual case: no list to filter, nothing to rank
             only = evidence[0]
-            if only.stage not in _ON_LADDER:
+            if not only[0].on_ladder:
                 return None
             if current is None or current in _ON_LADDER:
                 return only
             entered = self.entered
-            return only if entered is not None and only.source.modified_at > entered else None
+            return only if entered is not None and only[1].modified_at > entered else None
         if current is None or current in _ON_LADDER:
-            fresh = [e for e in evidence if e.stage in _ON_LADDER]
+            fresh = [e for e in evidence if e[0].on_ladder]
         else:  # a side state: only CRM values changed since the person entered it count
             entered = self.entered
             fresh = [
-                e
-                for e in evidence
-                if e.stage in _ON_LADDER and entered is not None and e.source.modified_at > entered
+                e for e in evidence if e[0].on_ladder and entered is not None and e[1].modified_at > entered
             ]
         if not fresh:
             return None
         mapping = self.mapping
         if mapping.stage_mode == "precedence":
-            for crm in mapping.order_for(fresh[0].field):
-                mine = [e for e in fresh if e.crm == crm]
+            for crm in mapping.order_for(fresh[0][0].field):
+                mine = [e for e in fresh if e[1].crm == crm]
                 if mine:
                     fresh = mine
                     break
         best = fresh[0]
         if len(fresh) > 1:  # highest stage; a tie goes to the first CRM of the default precedence
             first = mapping.default_precedence[0]
-            top = (RANKS[best.stage], best.source.crm == first)
+            top = (best[0].rank, best[1].crm == first)
             for e in fresh[1:]:
-                key = (RANKS[e.stage], e.source.crm == first)
+                key = (e[0].rank, e[1].crm == first)
                 if key > top:
                     best, top = e, key
         return best
 
     def advance(self) -> bool:
         current_rank = RANKS[self.current]
-        evidence = self.best_evidence()
-        evidence_rank = RANKS[evidence.stage] if evidence is not None else current_rank
-        floor = max(evidence_rank, current_rank)
+        best = self.best_evidence()
+        best_rank = current_rank if best is None else best[0].rank
+        floor = current_rank if best_rank < current_rank else best_rank
         facts, now = self, self.now
         for rule in self.rules.advance:
             if rule.rank <= floor:
@@ -199,32 +205,34 @@ class _Run(Facts):
                 why = self.why(rule.id, rule.reads)
                 self.out.append(new_transition(self.person.person_id, self.current, rule.to, why))
                 return True
-        if evidence is not None and evidence_rank > current_rank:
+        if best is not None and best_rank > current_rank:
             # why(rule, (), extra) spelled out: one dict display, in the same key order
-            source, entered = evidence.source, self.entered
+            value, source = best
+            entered = self.entered
             inputs: dict[str, InputValue] = {
                 "stage": _STAGE_TEXT[self.current],
                 "from_entered_at": None if entered is None else entered.isoformat(),
                 "crm": _CRM_TEXT[source.crm],
                 "record": input_value(source.record_id),
-                "value": input_value(evidence.raw),
+                "value": value.raw,
             }
-            if evidence.entered_prop is not None:
-                inputs.update(self.crm_entered(evidence, evidence.entered_prop))
-            why = new_provenance(f"value-map:{evidence.field}", self.mapping.version, inputs, self.now)
-            self.out.append(new_transition(self.person.person_id, self.current, evidence.stage, why))
+            if value.entered_prop is not None:
+                inputs.update(self.crm_entered(source, value.entered_prop))
+            why = new_provenance(value.rule_id, self.mapping.version, inputs, self.now)
+            self.out.append(new_transition(self.person.person_id, self.current, value.stage, why))
             return True
         return False
 
-    def crm_entered(self, evidence: Evidence, prop: str) -> tuple[tuple[str, InputValue], ...]:
-        """The CRM's own time of entering the evidence's value, as provenance inputs (none if unknown).
+    def crm_entered(self, source: SourceRecord, prop: str) -> tuple[tuple[str, InputValue], ...]:
+        """The CRM's own time of entering the evidence's value (in `source`'s property `prop`), as
+        provenance inputs (none if unknown).
 
         Without it a person's first stage would date from the connector's first sight, and every
         timer (30 days without SAL, 24 h SLA) would start at install. A time before the current
         stage's entry is ignored (a CRM that keeps the first entry on re-entry: HubSpot's
         behaviour is undocumented); one after `now` (clock skew) reads as `now`.
         """
-        raw = evidence.source.properties.get(prop)
+        raw = source.properties.get(prop)
         if not raw:
             return ()
         try:
@@ -260,7 +268,11 @@ class _Run(Facts):
             fired, anchor = self.due(rule)
             if not fired:
                 continue
-            why = self.why(rule.id, rule.reads, (("anchor_at", input_value(anchor)),))
+            # the anchor is most often the stage entry: its text (an isoformat, a costly call) once
+            entered = self.entered
+            text = None if entered is None else entered.isoformat()
+            anchor_text = text if anchor is entered else input_value(anchor)
+            why = self.why(rule.id, rule.reads, (("anchor_at", anchor_text),), text)
             if rule.to is not None:
                 self.out.append(new_transition(self.person.person_id, self.current, rule.to, why))
             self.task(rule, why)
@@ -272,7 +284,14 @@ class _Run(Facts):
         if spec is None:
             return
         person, records = self.person, self.records
-        crm = next((c for c in spec.crm for r in records if r.crm == c), None)
+        crm = None  # the first of the task's CRMs the person has a record in
+        for wanted in spec.crm:
+            for r in records:
+                if r.crm == wanted:
+                    crm = wanted
+                    break
+            if crm is not None:
+                break
         if crm is None:
             self.out.append(
                 Skipped(
@@ -286,11 +305,12 @@ class _Run(Facts):
             return
         mine = [r for r in records if r.crm == crm]
         owner_props = self.mapping.owner_props
-        owner = next(
-            (o for r in mine if (o := r.properties.get(owner_props.get((crm, r.object_type), "")))),
-            None,
-        )
-        targets = tuple(TargetRef(r.crm, r.object_type, r.record_id) for r in mine)
+        owner = None
+        for r in mine:
+            if found := r.properties.get(owner_props.get((crm, r.object_type), "")):
+                owner = found
+                break
+        targets = tuple([TargetRef(r.crm, r.object_type, r.record_id) for r in mine])
         words = {"email": person.email or "", "stage": _STAGE_TEXT[self.current] or "", "rule": rule.id}
         decision = new_task(
             person.person_id,

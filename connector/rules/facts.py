@@ -12,33 +12,14 @@ from collections.abc import Mapping as ReadOnly
 from datetime import datetime
 from operator import attrgetter
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Any
 
-from connector.model import Crm, Person, SourceRecord, Stage, TargetRef
-from connector.rules.compiled import Mapping
+from connector.model import Crm, Person, SourceRecord, TargetRef
+from connector.rules.compiled import Mapping, StageValue
 from connector.rules.fields import DEAL_FIELDS, BadValueError, Invalid, parse_datetime
 
-
-class Evidence(NamedTuple):
-    """A CRM stage value that reads as a canonical stage (a tuple: built for every record)."""
-
-    stage: Stage
-    field: str
-    raw: str
-    source: SourceRecord
-    entered_prop: str | None  # the property holding when `source` entered `raw` (None: unmapped)
-
-    @property
-    def crm(self) -> Crm:
-        return self.source.crm
-
-    @property
-    def record(self) -> TargetRef:
-        return _ref(self.source)
-
-
-# Evidence(...) without the generated __new__'s Python frame (one per stage-bearing record).
-_evidence = tuple.__new__
+# A CRM stage value that reads as a canonical stage, and the record showing it.
+Evidence = tuple[StageValue, SourceRecord]
 
 
 def _ref(record: SourceRecord) -> TargetRef:
@@ -109,7 +90,7 @@ class Facts(dict[str, Any]):
                     reason = f"unknown {record.crm} value {raw!r}"
                     unknown += (Invalid(field, _ref(record), raw, reason),)
                 else:
-                    evidence += (_evidence(Evidence, (known[0], field, raw, record, known[1])),)
+                    evidence += ((known, record),)
         self.unknown = unknown  # values no value map knows, reported even if unread
         self.evidence = evidence
 
@@ -155,17 +136,21 @@ class Facts(dict[str, Any]):
                     self[name] = value
                     return value
         elif name == "crm_stages":
-            value = frozenset(e.stage for e in self.evidence)
+            value = frozenset(known.stage for known, _ in self.evidence)
         self[name] = value
         return value
 
     def _deal_facts(self) -> None:
+        """All deal facts at once: counts per outcome, the highest open phase, the latest close
+        date per outcome (a malformed close date makes that outcome's date invalid)."""
         self.update(_NO_DEALS)
         deals = self.person.deals
         if not deals:
             return
-        open_phases: list[int] = []
-        closed: dict[str, list[datetime]] = {"won": [], "lost": []}
+        open_deals, top_phase = 0, 0
+        won: datetime | None = None
+        lost: datetime | None = None
+        won_deals = lost_deals = 0
         specs = self.mapping.deals
         for deal in sorted(deals, key=_DEAL_ORDER) if len(deals) > 1 else deals:
             spec = specs.get(deal.crm)
@@ -179,26 +164,36 @@ class Facts(dict[str, Any]):
                 self.unknown += (bad,)  # reported; the deal counts nowhere
                 continue
             if isinstance(phase, int):
-                open_phases.append(phase)
+                open_deals += 1
+                if open_deals == 1 or phase > top_phase:
+                    top_phase = phase
                 continue
             close = props.get(spec.close_date_property)
             try:
-                closed[phase].append(parse_datetime(close) if close else deal.modified_at)
+                at = parse_datetime(close) if close else deal.modified_at
             except BadValueError as exc:
                 name = _LAST_AT[phase]
                 self._bad(name, Invalid(name, _ref(deal), close or "", str(exc)))
-        won, lost = closed["won"], closed["lost"]
-        if open_phases:
-            self["open_deals"] = float(len(open_phases))
-            self["deal_phase"] = float(max(open_phases))
-        if won:
-            self["won_deals"] = float(len(won))
+                continue
+            if phase == "won":
+                won_deals += 1
+                if won is None or at > won:  # the first of equal times, as max() keeps
+                    won = at
+            else:
+                lost_deals += 1
+                if lost is None or at > lost:
+                    lost = at
+        if open_deals:
+            self["open_deals"] = float(open_deals)
+            self["deal_phase"] = float(top_phase)
+        if won is not None:
+            self["won_deals"] = float(won_deals)
             if "last_won_at" not in self.invalid:
-                self["last_won_at"] = max(won)
-        if lost:
-            self["lost_deals"] = float(len(lost))
+                self["last_won_at"] = won
+        if lost is not None:
+            self["lost_deals"] = float(lost_deals)
             if "last_lost_at" not in self.invalid:
-                self["last_lost_at"] = max(lost)
+                self["last_lost_at"] = lost
 
 
 _LAST_AT = {"won": "last_won_at", "lost": "last_lost_at"}
