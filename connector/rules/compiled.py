@@ -45,7 +45,8 @@ Convert = Callable[[str], Any]  # raw CRM text -> typed value; raises BadValueEr
 # property plus its converter (None: the raw text is the value). Plain nested dicts: this is
 # looked up for every field an evaluation reads; a MappingProxyType look-up costs a method call
 # and a (crm, object type) key a tuple.
-Reader = tuple[tuple[Crm, ...], dict[Crm, dict[str, tuple[str, Convert | None]]]]
+# The CRMs without a source for the field are left out.
+Reader = tuple[tuple[Crm, dict[str, tuple[str, Convert | None]]], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,11 +286,14 @@ def _timer_fields(rule: Any) -> tuple[str, ...]:
 def _readers(sources: dict[tuple[Crm, str], tuple[Source, ...]], model: MappingFile) -> dict[str, Reader]:
     default = tuple(model.precedence.default)
     precedence = {k: tuple(v) for k, v in model.precedence.fields.items()}
-    readers: dict[str, Reader] = {name: (precedence.get(name, default), {}) for name in model.fields}
+    per_crm: dict[str, dict[Crm, dict[str, tuple[str, Convert | None]]]] = {n: {} for n in model.fields}
     for (crm, object_type), srcs in sources.items():
         for src in srcs:
-            readers[src.field][1].setdefault(crm, {})[object_type] = (src.prop, _converter(src))
-    return readers
+            per_crm[src.field].setdefault(crm, {})[object_type] = (src.prop, _converter(src))
+    return {
+        name: tuple((crm, found[crm]) for crm in precedence.get(name, default) if crm in found)
+        for name, found in per_crm.items()
+    }
 
 
 def _stage_values(src: Source, template: str | None) -> dict[str, StageValue]:

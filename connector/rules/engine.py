@@ -113,7 +113,7 @@ class _Run(Facts):
             self["stage"] = current
         if entered is not None:
             self["stage_entered_at"] = entered
-        self.out: list[Decision] = []
+        self.out: tuple[Decision, ...] = ()  # grown by concatenation: mostly 0 or 1 decision
 
     def why(
         self,
@@ -145,7 +145,7 @@ class _Run(Facts):
             if bad is not None:
                 why = self.why(rule_id, (), (("raw", input_value(bad.raw)),))
                 reason = f"rule {rule_id} not judged: {f} {bad.reason}"
-                self.out.append(Skipped(self.person.person_id, reason, bad.record, f, why))
+                self.out += (Skipped(self.person.person_id, reason, bad.record, f, why),)
                 return False
         return True
 
@@ -203,7 +203,7 @@ class _Run(Facts):
                 continue
             if fired:
                 why = self.why(rule.id, rule.reads)
-                self.out.append(new_transition(self.person.person_id, self.current, rule.to, why))
+                self.out += (new_transition(self.person.person_id, self.current, rule.to, why),)
                 return True
         if best is not None and best_rank > current_rank:
             # why(rule, (), extra) spelled out: one dict display, in the same key order
@@ -219,7 +219,7 @@ class _Run(Facts):
             if value.entered_prop is not None:
                 inputs.update(self.crm_entered(source, value.entered_prop))
             why = new_provenance(value.rule_id, self.mapping.version, inputs, self.now)
-            self.out.append(new_transition(self.person.person_id, self.current, value.stage, why))
+            self.out += (new_transition(self.person.person_id, self.current, value.stage, why),)
             return True
         return False
 
@@ -274,7 +274,7 @@ class _Run(Facts):
             anchor_text = text if anchor is entered else input_value(anchor)
             why = self.why(rule.id, rule.reads, (("anchor_at", anchor_text),), text)
             if rule.to is not None:
-                self.out.append(new_transition(self.person.person_id, self.current, rule.to, why))
+                self.out += (new_transition(self.person.person_id, self.current, rule.to, why),)
             self.task(rule, why)
             return True
         return False
@@ -293,15 +293,8 @@ class _Run(Facts):
             if crm is not None:
                 break
         if crm is None:
-            self.out.append(
-                Skipped(
-                    person.person_id,
-                    f"rule {rule.id}: no record in {[c.value for c in spec.crm]}",
-                    None,
-                    None,
-                    why,
-                )
-            )
+            reason = f"rule {rule.id}: no record in {[c.value for c in spec.crm]}"
+            self.out += (Skipped(person.person_id, reason, None, None, why),)
             return
         mine = [r for r in records if r.crm == crm]
         owner_props = self.mapping.owner_props
@@ -324,7 +317,7 @@ class _Run(Facts):
             why,
         )
         if not person.open_tasks or task_key(decision) not in person.open_tasks:
-            self.out.append(decision)
+            self.out += (decision,)
 
 
 class _Tracked(_Run):
@@ -361,8 +354,8 @@ def _judge(run: _Run) -> tuple[Decision, ...]:
         run.timed(rules.tasks)
     for bad in run.unknown:
         why = run.why(f"value-map:{bad.field}", (), (("raw", input_value(bad.raw)),))
-        run.out.append(Skipped(run.person.person_id, bad.reason, bad.record, bad.field, why))
-    return tuple(run.out)
+        run.out += (Skipped(run.person.person_id, bad.reason, bad.record, bad.field, why),)
+    return run.out
 
 
 def evaluate(

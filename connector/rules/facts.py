@@ -105,17 +105,16 @@ class Facts(dict[str, Any]):
         """Read a field on first use: the first value in CRM precedence order (newest record
         first within a CRM); deal facts all at once; crm_stages from the evidence."""
         if name in DEAL_FIELDS:
+            if not self.person.deals:  # only the field asked for: the others may go unread
+                value = self[name] = _NO_DEALS[name]
+                return value
             self._deal_facts()
             return self[name]
-        value: Any = None
+        value = None
         reader = self.mapping.readers.get(name)
         if reader is not None:
-            order, sources = reader
             records = self.records
-            for crm in order:
-                by_type = sources.get(crm)
-                if by_type is None:
-                    continue
+            for crm, by_type in reader:
                 for record in records:
                     if record.crm != crm:
                         continue
