@@ -92,15 +92,12 @@ class _Run(Facts):
     one object per evaluation, not two.
     """
 
-    __slots__ = ("current", "entered", "now", "out", "rules")
+    __slots__ = ("now", "out", "rules")
 
     def __init__(
         self, person: Person, history: tuple[StageChange, ...], mapping: Mapping, now: datetime
     ) -> None:
-        Facts.__init__(self, person, mapping)
-        self.now = now
-        self.current = current = person.stage
-        self.rules = mapping.rules_for[current]
+        current = person.stage
         if not history:
             entered = None
         elif len(history) == 1:  # the usual case, without entered_at's call
@@ -108,11 +105,9 @@ class _Run(Facts):
             entered = only.at if only.stage == current else None
         else:
             entered = entered_at(history, current)
-        self.entered = entered
-        if current is not None:
-            self["stage"] = current
-        if entered is not None:
-            self["stage_entered_at"] = entered
+        Facts.__init__(self, person, mapping, entered)
+        self.now = now
+        self.rules = mapping.rules_for[current]
         self.out: tuple[Decision, ...] = ()  # grown by concatenation: mostly 0 or 1 decision
 
     def why(

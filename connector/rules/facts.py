@@ -64,10 +64,12 @@ _NO_INVALID: ReadOnly[str, Invalid] = MappingProxyType({})
 class Facts(dict[str, Any]):
     """Canonical field -> typed value, resolved on first read; a missing field reads as None."""
 
-    __slots__ = ("evidence", "invalid", "mapping", "person", "records", "unknown")
+    __slots__ = ("current", "entered", "evidence", "invalid", "mapping", "person", "records", "unknown")
 
-    def __init__(self, person: Person, mapping: Mapping) -> None:
+    def __init__(self, person: Person, mapping: Mapping, entered: datetime | None = None) -> None:
+        """`entered`: when the person entered their current stage (the fact stage_entered_at)."""
         self.person, self.mapping = person, mapping
+        self.current, self.entered = person.stage, entered
         self.records = records = _order(person.records)
         self.invalid = _NO_INVALID
         # Tuples, grown by concatenation: almost every person has one stage value and no
@@ -110,6 +112,13 @@ class Facts(dict[str, Any]):
                 return value
             self._deal_facts()
             return self[name]
+        # the person's stage and its entry time, unless unknown (then a field of that name)
+        if name == "stage" and self.current is not None:
+            value = self[name] = self.current
+            return value
+        if name == "stage_entered_at" and self.entered is not None:
+            value = self[name] = self.entered
+            return value
         value = None
         reader = self.mapping.readers.get(name)
         if reader is not None:
