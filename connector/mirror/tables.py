@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlmodel import AutoString, Field, SQLModel
@@ -135,11 +136,22 @@ class RecordLink(SQLModel, table=True):
     to_id: str = Field(primary_key=True)
 
 
+_MERGED = "merged_into IS NOT NULL"
+
+
 class PersonRow(SQLModel, table=True):
+    """`merged_into` is indexed only where set (migration 6): almost every person is unmerged, and a
+    full index of NULLs was one more b-tree insert per person a pull creates."""
+
     __tablename__ = "people"
+    __table_args__ = (
+        Index(
+            "ix_people_merged_into", "merged_into", sqlite_where=text(_MERGED), postgresql_where=text(_MERGED)
+        ),
+    )
     person_id: str = Field(primary_key=True)
     email: str | None = Field(default=None, unique=True)
-    merged_into: str | None = Field(default=None, index=True)
+    merged_into: str | None = None
     created_at: datetime = _when()
 
 

@@ -80,7 +80,7 @@ def test_an_existing_mirror_keeps_its_rows_and_ends_in_the_fresh_schema(
     mirror, url = old_mirror
     before = _rows(url)
     assert "ix_record_links_to" in _schema(url)
-    assert migrate(mirror.engine) == [5]
+    assert migrate(mirror.engine) == [5, 6]
     assert _rows(url) == before
     fresh = open_mirror(db_url)
     fresh.close()
@@ -137,6 +137,25 @@ def test_links_by_target_use_the_covering_index(mirror: Mirror, db_url: str, que
             )
         )
     assert "ix_record_links_to_from" in plan, plan
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "UPDATE people SET merged_into = ? WHERE person_id = ? OR merged_into = ?",  # merge_people
+        "SELECT person_id, merged_into FROM people WHERE merged_into IN (?, ?)",  # load_people
+        "SELECT person_id FROM people WHERE merged_into = ?",  # the timeline's aliases
+    ],
+)
+def test_merged_people_are_found_through_the_partial_index(mirror: Mirror, db_url: str, query: str) -> None:
+    """Migration 6 indexes only set `merged_into` values; every reader asks for a set value."""
+    with sqlite3.connect(_path(db_url)) as raw:
+        (ddl,) = raw.execute("SELECT sql FROM sqlite_master WHERE name = 'ix_people_merged_into'").fetchone()
+        plan = " ".join(
+            row[3] for row in raw.execute(f"EXPLAIN QUERY PLAN {query}", ("a", "b", "c")[: query.count("?")])
+        )
+    assert ddl.endswith("WHERE merged_into IS NOT NULL"), ddl
+    assert "USING INDEX ix_people_merged_into" in plan, plan
 
 
 DANGLING = {
