@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from datetime import datetime
-from typing import NamedTuple
+from typing import NamedTuple, Self
 
 from connector.model import (
     LADDER,
@@ -42,6 +42,7 @@ from connector.rules.facts import Evidence, Facts, deals_for
 from connector.rules.fields import PLAIN_TYPES, BadValueError, input_value, parse_datetime
 
 _ON_LADDER = frozenset(LADDER)
+_new = dict.__new__
 
 
 def entered_at(history: Iterable[StageChange], stage: Stage | None) -> datetime | None:
@@ -89,14 +90,15 @@ class _Run(Facts):
     """One evaluation's working state (kept off the public surface).
 
     It is the person's Facts itself, plus where the person stands and what has been decided:
-    one object per evaluation, not two.
+    one object per evaluation, not two. Made with `_new(cls).start(...)`: `cls(...)` would call
+    `__init__` from type.__call__'s C code, a slower call than one from Python.
     """
 
     __slots__ = ("now", "out", "rules")
 
-    def __init__(
+    def start(
         self, person: Person, history: tuple[StageChange, ...], mapping: Mapping, now: datetime
-    ) -> None:
+    ) -> Self:
         current = person.stage
         if not history:
             entered = None
@@ -109,6 +111,7 @@ class _Run(Facts):
         self.now = now
         self.rules = mapping.rules_for[current]
         self.out: tuple[Decision, ...] = ()  # grown by concatenation: mostly 0 or 1 decision
+        return self
 
     def why(
         self,
@@ -320,12 +323,13 @@ class _Tracked(_Run):
 
     __slots__ = ("horizon",)
 
-    def __init__(
+    def start(
         self, person: Person, history: tuple[StageChange, ...], mapping: Mapping, now: datetime
-    ) -> None:
-        _Run.__init__(self, person, history, mapping, now)
+    ) -> Self:
+        _Run.start(self, person, history, mapping, now)
         self.rules = mapping.rules_for_tracked[self.current]  # conditions that note their flips
         self.horizon: datetime | None = None
+        return self
 
     def due(self, rule: TimedRule) -> tuple[bool, datetime | None]:
         """`_Run.due`, noting when `now - anchor >= after` turns true if it is not yet: it is
@@ -357,7 +361,8 @@ def evaluate(
     person: Person, history: Iterable[StageChange], mapping: Mapping, now: datetime
 ) -> tuple[Decision, ...]:
     """All decisions for one person at `now`: at most one transition, tasks, and skipped reads."""
-    return _judge(_Run(person, tuple(history), mapping, now))
+    changes = history if type(history) is tuple else tuple(history)
+    return _judge(_new(_Run).start(person, changes, mapping, now))
 
 
 class Evaluation(NamedTuple):
@@ -370,7 +375,7 @@ def evaluate_with_next_check(
 ) -> Evaluation:
     """`evaluate`, plus when to look again: at any instant in [now, next_check) the decisions are
     the same (kinds, rules, stages, targets; fields that embed `now` move with it)."""
-    run = _Tracked(person, tuple(history), mapping, now)
+    run = _new(_Tracked).start(person, tuple(history), mapping, now)
     decisions = _judge(run)
     return Evaluation(decisions, run.horizon)
 
