@@ -83,6 +83,46 @@ def test_version_rows_only_on_content_change(mirror: Mirror) -> None:
         assert integrity_check(s) == []
 
 
+@pytest.mark.parametrize("with_run", [True, False], ids=["run", "no-run"])
+def test_a_version_row_carries_what_its_current_row_was_written_with(mirror: Mirror, with_run: bool) -> None:
+    """Version rows are bound from the current row's values (no longer copied in SQL): same text,
+    hash, flags, times and run, for new and changed records, with and without a run id."""
+    later = T0 + timedelta(hours=1)
+    deal = SourceRecord(
+        Crm.HUBSPOT, "deals", "d1", {"amount": "5", "x": None}, T0, associations={"contacts": ("1",)}
+    )
+    pages = [
+        [hs("1", "a@x.io", lifecyclestage="lead", note="é \u2028"), deal],
+        [
+            SourceRecord(
+                Crm.HUBSPOT, "contacts", "1", {"email": "a@x.io", "lifecyclestage": "mql"}, later, True
+            )
+        ],
+    ]
+    for records in pages:
+        with mirror.transaction() as s:
+            run_id = start_run(s, "pull") if with_run else None
+            upsert_page(s, run_id, records)
+    rec, ver = t.RECORDS.c, t.VERSIONS.c
+    same = (
+        (ver.crm == rec.crm)
+        & (ver.object_type == rec.object_type)
+        & (ver.record_id == rec.record_id)
+        & (ver.version_no == rec.version_no)
+    )
+    joined = select(t.RECORDS, t.VERSIONS).join_from(t.RECORDS, t.VERSIONS, same)
+    with mirror.reader() as s:
+        rows = s.execute(joined).mappings().all()
+    assert sorted((r["record_id"], r["version_no"]) for r in rows) == [("1", 2), ("d1", 1)]
+    for r in rows:
+        for column in ("properties", "content_hash", "archived", "modified_at"):
+            assert r[ver[column]] == r[rec[column]], column
+        assert r[ver.run_id] == r[rec.last_run_id]
+        assert (r[ver.run_id] is not None) is with_run
+        assert r[ver.pulled_at] == r[rec.last_seen]
+    assert count(mirror, t.VERSIONS) == 3
+
+
 @pytest.mark.parametrize(
     ("hubspot_email", "sf_email", "linked"),
     [("Ann@X.io", " ann@x.IO ", True), ("ann@x.io", "bob@x.io", False), ("", "", False), (None, None, False)],
