@@ -39,7 +39,7 @@ from connector.rules.compiled import RANKS, Mapping, TimedRule, rank
 from connector.rules.conditions import flips_at, note_flip
 from connector.rules.decisions import new_provenance, new_task, new_transition
 from connector.rules.facts import Evidence, Facts, deals_for
-from connector.rules.fields import PLAIN_TYPES, BadValueError, input_value, parse_datetime
+from connector.rules.fields import PLAIN_TYPES, BadValueError, input_value, iso_text, parse_datetime
 
 _ON_LADDER = frozenset(LADDER)
 _new = dict.__new__
@@ -129,7 +129,7 @@ class _Run(Facts):
             inputs[f] = value if type(value) in PLAIN_TYPES else input_value(value)
         inputs["stage"] = _STAGE_TEXT[self.current]
         if entered_text is None and self.entered is not None:
-            entered_text = self.entered.isoformat()
+            entered_text = iso_text(self.entered)
         inputs["from_entered_at"] = entered_text
         for key, recorded in extra:
             inputs[key] = recorded
@@ -209,7 +209,7 @@ class _Run(Facts):
             entered = self.entered
             inputs: dict[str, InputValue] = {
                 "stage": _STAGE_TEXT[self.current],
-                "from_entered_at": None if entered is None else entered.isoformat(),
+                "from_entered_at": None if entered is None else iso_text(entered),
                 "crm": _CRM_TEXT[source.crm],
                 "record": input_value(source.record_id),
                 "value": value.raw,
@@ -239,7 +239,7 @@ class _Run(Facts):
             return (("entered_at_invalid", input_value(raw)),)
         if self.entered is not None and at < self.entered:
             return ()
-        return (("entered_at", at.isoformat()), ("entered_at_from", prop))
+        return (("entered_at", iso_text(at)), ("entered_at_from", prop))
 
     # -- timed rules (recycle, churn, SLA) -------------------------------------------------------
     def due(self, rule: TimedRule) -> tuple[bool, datetime | None]:
@@ -266,9 +266,9 @@ class _Run(Facts):
             fired, anchor = self.due(rule)
             if not fired:
                 continue
-            # the anchor is most often the stage entry: its text (an isoformat, a costly call) once
+            # the anchor is most often the stage entry: its text once
             entered = self.entered
-            text = None if entered is None else entered.isoformat()
+            text = None if entered is None else iso_text(entered)
             anchor_text = text if anchor is entered else input_value(anchor)
             why = self.why(rule.id, rule.reads, (("anchor_at", anchor_text),), text)
             if rule.to is not None:
