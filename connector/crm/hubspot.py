@@ -19,7 +19,7 @@ from connector.crm.clients import HubSpotConnection
 from connector.crm.protocol import Known, Page, Quota, ResumeKey, Window, drop_known, parse_crm_time
 from connector.crm.streams import Stream, streams_for
 from connector.errors import FatalError, SkippableRecord
-from connector.model import Crm, SourceRecord
+from connector.model import Crm, SourceRecord, source_record
 
 log = logging.getLogger(__name__)
 
@@ -140,15 +140,8 @@ class HubSpotReader:
             raise SkippableRecord(
                 f"{stream.name} {rid}: no {stream.cursor_field}", record_id=rid, field=stream.cursor_field
             )
-        return SourceRecord(
-            crm=Crm.HUBSPOT,
-            object_type=stream.object,
-            record_id=rid,
-            properties=props,
-            modified_at=modified,
-            archived=bool(raw.get("archived", False)) or stream.kind == "archived",
-            associations=assoc or {},
-        )
+        archived = bool(raw.get("archived", False)) or stream.kind == "archived"
+        return source_record(Crm.HUBSPOT, stream.object, rid, props, modified, archived, assoc or {})
 
     def _build(
         self, stream: Stream, raws: list[dict[str, Any]], assoc: dict[str, dict[str, tuple[str, ...]]]

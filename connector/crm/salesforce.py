@@ -18,7 +18,7 @@ from connector.crm.protocol import Known, Page, Quota, ResumeKey, Window, drop_k
 from connector.crm.soql import changes_query, checked_fields
 from connector.crm.streams import Stream, streams_for
 from connector.errors import FatalError
-from connector.model import Crm, SourceRecord
+from connector.model import Crm, SourceRecord, source_record
 
 
 def _text(value: Any) -> str | None:
@@ -101,14 +101,10 @@ class SalesforceReader:
         props: dict[str, Any] = dict(row)  # values are mostly str or None already: convert the rest
         props.pop("attributes", None)
         for name in [k for k, v in props.items() if v is not None and v.__class__ is not str]:
-            props[name] = _text(props[name])
-        return SourceRecord(
-            crm=Crm.SALESFORCE,
-            object_type=stream.object,
-            record_id=str(rid),
-            properties=props,
-            modified_at=modified,
-            archived=row.get("IsDeleted") is True,
+            value = props[name]  # booleans first: ~5 per row (IsDeleted, IsConverted...), no call
+            props[name] = "true" if value is True else "false" if value is False else _text(value)
+        return source_record(
+            Crm.SALESFORCE, stream.object, str(rid), props, modified, row.get("IsDeleted") is True, {}
         )
 
 

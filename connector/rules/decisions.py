@@ -1,18 +1,14 @@
-"""The engine's decisions built without their dataclass `__init__`.
+"""The engine's decisions built through their slot setters (`connector.model.slot_setters`).
 
-The model's decision types are frozen slotted dataclasses, whose generated `__init__` sets each
-field through `object.__setattr__` (a global look-up, an attribute look-up and a generic setattr
-per field). Setting the slots through their descriptors gives the same object at about half the
-cost, which is a tenth of an evaluation that decides something. Every field is passed,
-defaults included; tests compare each builder with the class's own constructor.
+About half the cost of the frozen dataclasses' `__init__`, which is a tenth of an evaluation that
+decides something. Every field is passed, defaults included; tests compare each builder with the
+class's own constructor.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import fields
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
 
 from connector.model import (
     Crm,
@@ -22,16 +18,8 @@ from connector.model import (
     StageTransition,
     TargetRef,
     TaskDecision,
+    slot_setters,
 )
-
-
-def slot_setters(cls: type) -> tuple[Callable[[Any, Any], None], ...]:
-    """Each field's slot setter, in field order (the class must be a slotted dataclass whose
-    `__init__` does nothing but set its fields)."""
-    if not hasattr(cls, "__slots__") or hasattr(cls, "__post_init__"):
-        raise TypeError(f"{cls.__name__} is not a plain slotted dataclass")
-    return tuple(getattr(cls, f.name).__set__ for f in fields(cls))
-
 
 _new = object.__new__
 _P_RULE, _P_VERSION, _P_INPUTS, _P_AT = slot_setters(Provenance)

@@ -7,8 +7,18 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from connector.model import Crm, InputValue, Provenance, Stage, StageTransition, TargetRef, TaskDecision
-from connector.rules.decisions import new_provenance, new_task, new_transition, slot_setters
+from connector.model import (
+    Crm,
+    InputValue,
+    Provenance,
+    SourceRecord,
+    Stage,
+    StageTransition,
+    TargetRef,
+    TaskDecision,
+    slot_setters,
+)
+from connector.rules.decisions import new_provenance, new_task, new_transition
 from tests.unit.rules.builders import NOW
 
 Inputs = dict[str, InputValue]
@@ -55,7 +65,7 @@ def test_task_is_the_constructors(owner: str | None) -> None:
     assert built.kind == "task"
 
 
-@pytest.mark.parametrize("cls", [Provenance, StageTransition, TaskDecision])
+@pytest.mark.parametrize("cls", [Provenance, StageTransition, TaskDecision, SourceRecord])
 def test_a_setter_per_field(cls: type) -> None:
     assert len(slot_setters(cls)) == len(fields(cls))
 
