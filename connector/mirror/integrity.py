@@ -24,20 +24,36 @@ def integrity_check(session: Session) -> list[str]:
             for row in conn.exec_driver_sql("PRAGMA foreign_key_check")
         )
     rec, ver, ids, people = t.RECORDS.c, t.VERSIONS.c, t.IDENTITIES.c, t.PEOPLE.c
-    latest = (
-        select(ver.crm, ver.object_type, ver.record_id, func.max(ver.version_no).label("v"))
+    # record_versions holds the superseded versions 1 .. version_no - 1 of each record (migration 7)
+    kept = (
+        select(
+            ver.crm,
+            ver.object_type,
+            ver.record_id,
+            func.count().label("n"),
+            func.min(ver.version_no).label("low"),
+            func.max(ver.version_no).label("high"),
+        )
         .group_by(ver.crm, ver.object_type, ver.record_id)
         .subquery()
     )
     on_key = and_(
-        latest.c.crm == rec.crm, latest.c.object_type == rec.object_type, latest.c.record_id == rec.record_id
+        kept.c.crm == rec.crm, kept.c.object_type == rec.object_type, kept.c.record_id == rec.record_id
     )
-    for crm, otype, rid, v, latest_v in conn.execute(
-        select(rec.crm, rec.object_type, rec.record_id, rec.version_no, latest.c.v)
-        .outerjoin(latest, on_key)
-        .where((latest.c.v.is_(None)) | (latest.c.v != rec.version_no))
+    for crm, otype, rid, v, n, low, high in conn.execute(
+        select(rec.crm, rec.object_type, rec.record_id, rec.version_no, kept.c.n, kept.c.low, kept.c.high)
+        .outerjoin(kept, on_key)
+        .where(
+            (rec.version_no < 1)
+            | (func.coalesce(kept.c.n, 0) != rec.version_no - 1)
+            | (kept.c.low < 1)
+            | (kept.c.high >= rec.version_no)
+        )
     ):
-        problems.append(f"records {crm}:{otype}:{rid}: version_no {v} but latest version row {latest_v}")
+        problems.append(
+            f"records {crm}:{otype}:{rid}: version_no {v} but {n or 0} earlier version rows"
+            f" numbered {low}..{high} (expected 1..{v - 1})"
+        )
     for crm, otype in PERSON_TYPES:
         missing = (
             select(rec.record_id)

@@ -440,6 +440,111 @@ def _people_merged_partial(conn: Connection) -> None:
     conn.execute(CreateIndex(index))
 
 
+# Migration 7: a record's content change is logged from `records` (its current version is no
+# longer inserted into record_versions). An upsert fires the insert or the update trigger.
+_CONTENT_TRIGGERS: dict[str, str] = {
+    "record_add": f"""AFTER INSERT ON records BEGIN
+        {_LOG} (NULL, NEW.crm, NEW.object_type, NEW.record_id); END""",
+    "record_content": f"""AFTER UPDATE OF content_hash ON records
+        WHEN OLD.content_hash IS NOT NEW.content_hash BEGIN
+        {_LOG} (NULL, NEW.crm, NEW.object_type, NEW.record_id); END""",
+}
+CHANGE_TRIGGERS: dict[str, str] = {
+    **{name: body for name, body in _CHANGE_TRIGGERS.items() if name != "version"},
+    **_CONTENT_TRIGGERS,
+}
+"""The change-log triggers a migrated SQLite mirror has (migration 4's, as migration 7 left them)."""
+
+# Migration 7's `records`, as tables.py generates it for SQLite now (frozen like migration 5's).
+_RECORDS_7 = _table(
+    "records",
+    "crm VARCHAR NOT NULL",
+    "object_type VARCHAR NOT NULL",
+    "record_id VARCHAR NOT NULL",
+    "properties TEXT NOT NULL",
+    "associations TEXT NOT NULL",
+    "content_hash VARCHAR NOT NULL",
+    "modified_at DATETIME NOT NULL",
+    "archived BOOLEAN NOT NULL",
+    "deleted BOOLEAN NOT NULL",
+    "merged_into VARCHAR",
+    "flags TEXT NOT NULL",
+    "first_seen DATETIME NOT NULL",
+    "last_seen DATETIME NOT NULL",
+    "version_no INTEGER NOT NULL",
+    "last_run_id INTEGER",
+    "version_at DATETIME NOT NULL",
+    "PRIMARY KEY (crm, object_type, record_id)",
+    "FOREIGN KEY(last_run_id) REFERENCES runs (id) DEFERRABLE INITIALLY DEFERRED",
+)
+_KEPT_RECORD_COLUMNS = (
+    "crm",
+    "object_type",
+    "record_id",
+    "properties",
+    "associations",
+    "content_hash",
+    "modified_at",
+    "archived",
+    "deleted",
+    "merged_into",
+    "flags",
+    "first_seen",
+    "last_seen",
+    "version_no",
+)
+_CURRENT_VERSION = (
+    "v.crm = r.crm AND v.object_type = r.object_type AND v.record_id = r.record_id"
+    " AND v.version_no = r.version_no"
+)
+
+
+def _current_version_in_records(conn: Connection) -> None:
+    """The current version lives only in `records`: `version_at` (its row's `pulled_at`) is added,
+    `last_run_id` becomes its row's `run_id` (a pull without a run left it stale before), and the
+    version rows that are current are deleted. Every version stays readable (`records.history`).
+
+    Each pulled record's ~1 KB row was written twice, and a new or changed record now costs one
+    row instead of two. SQLite rebuilds `records` (like migration 5: foreign keys off, checked
+    before commit) and moves the content trigger from record_versions to records."""
+    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        conn.exec_driver_sql("DROP TRIGGER IF EXISTS evaluation_change_version")
+        conn.exec_driver_sql(_RECORDS_7.replace("CREATE TABLE records (", "CREATE TABLE _new_records (", 1))
+        kept = ", ".join(_KEPT_RECORD_COLUMNS)
+        conn.exec_driver_sql(
+            f"INSERT INTO _new_records ({kept}, last_run_id, version_at)"  # noqa: S608 - our names
+            f" SELECT {', '.join(f'r.{name}' for name in _KEPT_RECORD_COLUMNS)},"
+            " CASE WHEN v.version_no IS NULL THEN r.last_run_id ELSE v.run_id END,"
+            " COALESCE(v.pulled_at, r.first_seen)"
+            f" FROM records r LEFT JOIN record_versions v ON {_CURRENT_VERSION}"
+        )
+    else:
+        version_at = t.RECORDS.c.version_at.type.compile(dialect=conn.dialect)
+        conn.exec_driver_sql(f"ALTER TABLE records ADD COLUMN version_at {version_at}")
+        conn.exec_driver_sql(
+            "UPDATE records r SET version_at = v.pulled_at, last_run_id = v.run_id FROM record_versions v"
+            " WHERE v.crm = r.crm AND v.object_type = r.object_type AND v.record_id = r.record_id"
+            " AND v.version_no = r.version_no"
+        )
+        conn.exec_driver_sql("UPDATE records SET version_at = first_seen WHERE version_at IS NULL")
+        conn.exec_driver_sql("ALTER TABLE records ALTER COLUMN version_at SET NOT NULL")
+    conn.exec_driver_sql(
+        "DELETE FROM record_versions AS v WHERE EXISTS (SELECT 1 FROM records r"
+        " WHERE v.crm = r.crm AND v.object_type = r.object_type AND v.record_id = r.record_id"
+        " AND v.version_no = r.version_no)"
+    )
+    if dialect != "sqlite":
+        return
+    conn.exec_driver_sql("DROP TABLE records")
+    conn.exec_driver_sql("ALTER TABLE _new_records RENAME TO records")
+    for name in ("record", *_CONTENT_TRIGGERS):
+        conn.exec_driver_sql(f"CREATE TRIGGER evaluation_change_{name} {CHANGE_TRIGGERS[name]}")
+    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        raise RuntimeError(f"migration 7 would break foreign keys: {broken[:5]}")
+
+
 MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (1, "initial schema", _initial_schema),
     (2, "lookup indexes", _record_lookup_indexes),
@@ -447,10 +552,11 @@ MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (4, "evaluations and the change log that selects whom to evaluate", _evaluations),
     (5, "deferred foreign keys and fewer b-trees on the pull's hot tables", _hot_path_tables),
     (6, "people.merged_into indexed only where set", _people_merged_partial),
+    (7, "the current version only in records", _current_version_in_records),
 )
 # Migrations that rebuild SQLite tables: run with foreign keys off (a DROP TABLE of a parent would
 # check, or cascade to, its children) and checked with foreign_key_check before they commit.
-_FOREIGN_KEYS_OFF = frozenset({5})
+_FOREIGN_KEYS_OFF = frozenset({5, 7})
 
 
 def applied_versions(engine: Engine) -> list[int]:

@@ -1,9 +1,11 @@
 """Current records and their versions: one page in, Core executemany out.
 
-`upsert_page` reads the page's stored hashes in a few keyed queries, then writes new and changed
-rows with one upsert, their version rows with one insert, and touches unchanged rows with one
-executemany update. It does not commit: call it inside `Mirror.transaction()` so the rows, the
-identities and the cursor land together or not at all.
+`upsert_page` reads the page's stored hashes in a few keyed queries, copies the current rows of
+changed records into `record_versions` (one `INSERT ... SELECT` per object type and chunk), then
+writes new and changed rows with one upsert and touches unchanged rows with one executemany
+update. The current version lives only in `records` (migration 7); `history` reads all of them.
+It does not commit: call it inside `Mirror.transaction()` so the rows, the identities and the
+cursor land together or not at all.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from datetime import datetime
 from hashlib import sha256 as _sha256
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import ColumnElement, Subquery, bindparam, delete, select, union_all, update
 from sqlalchemy.orm import Session
 
 from connector.mirror import tables as t
@@ -60,6 +62,7 @@ _UPDATED_ON_CHANGE = (
     "last_seen",
     "version_no",
     "last_run_id",
+    "version_at",
 )
 
 
@@ -151,8 +154,8 @@ def _flags_json(email_flag: str | None, record: SourceRecord, flags_for: FlagsFo
     return dumps(sorted(found)) if found else "[]"
 
 
-# merged_into is not written (NULL on insert, kept on update: merges set it); last_run_id is left
-# out when there is no run, so neither costs a bound NULL per record.
+# merged_into is not written (NULL on insert, kept on update: merges set it). last_run_id is bound
+# even without a run: it is the current version's run, a version row's `run_id` once superseded.
 _RECORD_COLUMNS = (
     "crm",
     "object_type",
@@ -168,8 +171,8 @@ _RECORD_COLUMNS = (
     "first_seen",
     "last_seen",
     "last_run_id",
+    "version_at",
 )
-_RECORD_COLUMNS_NO_RUN = _RECORD_COLUMNS[:-1]
 _LINK_COLUMNS = ("crm", "object_type", "record_id", "to_type", "to_id")
 
 
@@ -200,15 +203,53 @@ _VERSION_COLUMNS = (
     "run_id",
     "pulled_at",
 )
+# records' columns behind each of _VERSION_COLUMNS: the current version, named as a version row
+_CURRENT_AS_VERSION = {"run_id": "last_run_id", "pulled_at": "version_at"}
+
+KeyFilter = Callable[[Any], ColumnElement[bool]]
+"""A condition on key columns (`crm`, `object_type`, `record_id`, `version_no`), given the columns
+of `records` or of `record_versions` (both name them alike)."""
 
 
-def _version_insert() -> tuple[Any, tuple[str, ...]]:
-    """Version rows bound from the values the current rows were built from (the same objects).
+def _current_as_version() -> list[ColumnElement[Any]]:
+    rec = t.RECORDS.c
+    return [rec[_CURRENT_AS_VERSION.get(name, name)].label(name) for name in _VERSION_COLUMNS]
 
-    Copying them from the current rows in SQL (`INSERT ... SELECT ... WHERE record_id IN (...)`)
-    bound the properties once but cost more: ~2,900 user-space instructions per pulled record in
-    the full-pull replay (cachegrind), the IN list's probes and row decoding outweighing a memcpy."""
-    return or_fail(t.VERSIONS.insert()), _VERSION_COLUMNS
+
+def history(where: KeyFilter | None = None) -> Subquery:
+    """Every version of every record, with `record_versions`' columns: the superseded ones from
+    `record_versions`, the current one from `records` (migration 7 stopped writing it twice).
+
+    `where` filters both branches of the UNION ALL itself, so each uses its table's primary key
+    whatever the database does with conditions outside a compound subquery."""
+    superseded = select(*(t.VERSIONS.c[name] for name in _VERSION_COLUMNS))
+    current = select(*_current_as_version())
+    if where is not None:
+        superseded = superseded.where(where(t.VERSIONS.c))
+        current = current.where(where(t.RECORDS.c))
+    return union_all(superseded, current).subquery("history")
+
+
+def of_records(crm: str, object_type: str, record_ids: Sequence[str] | None = None) -> KeyFilter:
+    """`history`'s filter for one object type's records (all of them when `record_ids` is None)."""
+
+    def where(c: Any) -> ColumnElement[bool]:
+        same_type: ColumnElement[bool] = (c.crm == crm) & (c.object_type == object_type)
+        return same_type if record_ids is None else same_type & c.record_id.in_(record_ids)
+
+    return where
+
+
+def _archive(count: int) -> tuple[Any, tuple[str, ...]]:
+    """The current rows of changed records copied into `record_versions` before the upsert replaces
+    them: only changed records, by primary key (a first pull has none)."""
+    rec = t.RECORDS.c
+    keys, names = in_params(count)
+    current = select(*_current_as_version()).where(
+        rec.crm == bindparam("crm"), rec.object_type == bindparam("object_type"), rec.record_id.in_(keys)
+    )
+    stmt = or_fail(t.VERSIONS.insert().from_select(list(_VERSION_COLUMNS), current))
+    return stmt, ("crm", "object_type", *names)
 
 
 def upsert_page(
@@ -218,27 +259,26 @@ def upsert_page(
     cursor: CursorUpdate | None = None,
     flags_for: FlagsFor | None = None,
 ) -> PageResult:
-    """Mirror one page: current rows, version rows on content change, identities, links, cursor.
+    """Mirror one page: current rows, the superseded version of each changed record, identities,
+    links, cursor.
 
     One pass per record: its canonical JSON is built once for the hash and the current row, its
     normalised email once for the flags and the identity link, its row in the driver's types
-    (datetimes as the dialect stores them); its version row, when the content changed, from the
-    same values.
+    (datetimes as the dialect stores them). A changed record's previous current row moves to
+    `record_versions` in SQL before the upsert overwrites it.
     """
     now = now_utc()
-    names = _RECORD_COLUMNS if run_id is not None else _RECORD_COLUMNS_NO_RUN
-    write = upsert_statement(session, t.RECORDS, names, _UPDATED_ON_CHANGE)
+    write = upsert_statement(session, t.RECORDS, _RECORD_COLUMNS, _UPDATED_ON_CHANGE)
     when = write.processor("modified_at") if write is not None else as_is  # fallback: Core converts
     flag = write.processor("archived") if write is not None else as_is
     seen = when(now)
-    tail = (seen, seen) if run_id is None else (seen, seen, run_id)
-    written: list[tuple[Any, ...]] = []
+    tail = (seen, seen, run_id, seen)
+    written: list[tuple[Any, ...]] = []  # new or changed records
     touched: list[tuple[Any, ...]] = []
-    versions: list[tuple[Any, ...]] = []  # new or changed records: a version row each
     people: list[Person] = []
     edges: list[MergeEdge] = []
     links: list[tuple[str, str, str, str, str]] = []
-    relinked: dict[tuple[str, str], list[str]] = {}  # links of records mirrored before: replaced
+    changed: dict[tuple[str, str], list[str]] = {}  # mirrored before: archived, links replaced
     inserted = 0
     for (crm, object_type), page in _by_type(records).items():
         crm_v = crm.value
@@ -269,14 +309,11 @@ def upsert_page(
                 inserted += 1
             else:
                 version = previous[1] + 1
-                relinked.setdefault((crm_v, object_type), []).append(record_id)
+                changed.setdefault((crm_v, object_type), []).append(record_id)
             deleted = (properties.get("IsDeleted") or "").lower() == "true"
             modified = when(record.modified_at)
             row = (props, assoc, digest, modified, flag(archived), flag(deleted), flags, version, *tail)
             written.append((crm_v, object_type, record_id, *row))
-            versions.append(
-                (crm_v, object_type, record_id, version, digest, props, row[4], modified, run_id, seen)
-            )
             key = (crm_v, object_type, record_id)
             if email_field is not None:
                 people.append((key, email))
@@ -285,21 +322,20 @@ def upsert_page(
             if associations or derived:
                 declared = record_links(associations, derived, properties)
                 links.extend((*key, to_type, to_id) for to_type, to_id in declared)
+    for (crm_v, object_type), ids in changed.items():
+        for part in chunks(ids):
+            run_in(session, _archive, (crm_v, object_type), part)
+            run_in(session, _links_delete, (crm_v, object_type), part)  # links: what it declares now
     if write is not None:
         write.run(session, written, ready=True)
     else:
-        upsert_rows(session, t.RECORDS, names, written, _UPDATED_ON_CHANGE)
+        upsert_rows(session, t.RECORDS, _RECORD_COLUMNS, written, _UPDATED_ON_CHANGE)
     prepare(session, _touch_statement).run(session, touched)
-    # ready: `when`/`flag` above already converted them, except on the fallback dialects (write is None)
-    prepare(session, _version_insert).run(session, versions, ready=write is not None)
-    for (crm_v, object_type), ids in relinked.items():  # a changed record's links are what it declares now
-        for part in chunks(ids):
-            run_in(session, _links_delete, (crm_v, object_type), part)
     insert_ignore_rows(session, t.LINKS, _LINK_COLUMNS, links)
     link_people(session, people, edges)
     if cursor is not None:
         set_cursor(session, cursor.stream, cursor.value, cursor.last_id, run_id)
-    return PageResult(inserted=inserted, changed=len(versions) - inserted, unchanged=len(touched))
+    return PageResult(inserted=inserted, changed=len(written) - inserted, unchanged=len(touched))
 
 
 def row_to_record(row: Any) -> SourceRecord:

@@ -83,6 +83,10 @@ class Run(SQLModel, table=True):
 
 
 class Record(SQLModel, table=True):
+    """The current version of a record; `record_versions` holds only the ones it superseded
+    (migration 7). `version_no`, `last_run_id` and `version_at` are that version's number, the run
+    that pulled it and when it was first pulled (a version row's `run_id` and `pulled_at`)."""
+
     __tablename__ = "records"
     crm: str = Field(primary_key=True)
     object_type: str = Field(primary_key=True)
@@ -99,9 +103,13 @@ class Record(SQLModel, table=True):
     last_seen: datetime = _when()
     version_no: int = 1
     last_run_id: int | None = _run_ref()
+    version_at: datetime = _when()
 
 
 class RecordVersion(SQLModel, table=True):
+    """A superseded version of a record (the current one lives in `records` only, migration 7):
+    read every version through `records.history`."""
+
     __tablename__ = "record_versions"
     __table_args__ = (
         ForeignKeyConstraint(

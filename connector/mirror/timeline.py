@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import and_, select
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from connector.mirror import tables as t
 from connector.mirror.people import resolve_person
+from connector.mirror.records import history
 from connector.model import Stage
 
 EventKind = Literal["version", "decision", "write", "attempt"]
@@ -50,15 +51,10 @@ def person_timeline(session: Session, email_or_id: str) -> Timeline | None:
 
 
 def _versions(session: Session, pid: str) -> list[TimelineEvent]:
-    ver, ids = t.VERSIONS.c, t.IDENTITIES.c
-    stmt = (
-        select(t.VERSIONS)
-        .join(
-            t.IDENTITIES,
-            and_(ids.crm == ver.crm, ids.object_type == ver.object_type, ids.record_id == ver.record_id),
-        )
-        .where(ids.person_id == pid)
-    )
+    ids = t.IDENTITIES.c
+    owned = select(ids.crm, ids.object_type, ids.record_id).where(ids.person_id == pid)
+    versions = history(lambda c: tuple_(c.crm, c.object_type, c.record_id).in_(owned))
+    stmt = select(versions)
     return [
         TimelineEvent(
             r.modified_at,  # when the CRM says it changed; pulled_at is in the detail

@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from connector.mirror import tables as t
 from connector.mirror.identity import survivors
+from connector.mirror.records import history, of_records
 from connector.mirror.sqlutil import chunks
 from connector.model import Crm, Person
 from connector.push.writes import PlannedWrite
@@ -71,18 +72,20 @@ def _written(session: Session, only: set[RecordKey] | None) -> dict[RecordKey, d
     return written
 
 
+def versions_of(crm: str, object_type: str, record_ids: Sequence[str]) -> Select[Any]:
+    """Every version of these records; runs every cycle, each branch by its primary key (tested)."""
+    v = history(of_records(crm, object_type, record_ids)).c
+    return select(v.record_id, v.version_no, v.properties, v.modified_at)
+
+
 def _last_two(session: Session, keys: Iterable[RecordKey]) -> dict[RecordKey, list[Any]]:
     by_type: dict[tuple[str, str], list[str]] = {}
     for crm, object_type, record_id in keys:
         by_type.setdefault((crm, object_type), []).append(record_id)
-    v = t.VERSIONS.c
     versions: dict[RecordKey, list[Any]] = {}
     for (crm, object_type), ids in by_type.items():
         for part in chunks(ids):
-            stmt = select(v.record_id, v.version_no, v.properties, v.modified_at).where(
-                v.crm == crm, v.object_type == object_type, v.record_id.in_(part)
-            )
-            for row in session.connection().execute(stmt):
+            for row in session.connection().execute(versions_of(crm, object_type, part)):
                 versions.setdefault((crm, object_type, row.record_id), []).append(row)
     return {k: sorted(rows, key=lambda r: r.version_no)[-2:] for k, rows in versions.items()}
 

@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from connector.mirror import funnel_entries
 from connector.mirror import tables as t
+from connector.mirror.records import history, of_records
 from connector.model import Crm, Stage
 from connector.report.facts import DealFact, FirstContact, FunnelFacts, RecycleEntry, StageEntry
 from connector.rules.compiled import Mapping
@@ -58,25 +59,39 @@ def _number(raw: str | None) -> float | None:
         return None
 
 
+def _earliest(
+    rows: Iterable[tuple[str, int, str, Any]], shows: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
+    """record id -> the value carried by its lowest-numbered version whose properties `shows`.
+
+    The history is a UNION ALL (superseded versions, then current rows): no order is assumed, and
+    sorting it in SQL would spill every version's properties into a temporary b-tree."""
+    found: dict[str, tuple[int, Any]] = {}
+    for record_id, version_no, props, value in rows:
+        seen = found.get(record_id)
+        if (seen is None or version_no < seen[0]) and shows(json.loads(props)):
+            found[record_id] = (version_no, value)
+    return {record_id: value for record_id, (_, value) in found.items()}
+
+
+def _shows_working(prop: str, working: frozenset[str]) -> Callable[[dict[str, Any]], bool]:
+    return lambda props: props.get(prop) in working
+
+
 def _contacts(s: Session, entries: list[StageEntry]) -> list[FirstContact]:
-    v, ids = t.VERSIONS.c, t.IDENTITIES.c
-    first: dict[tuple[str, str, str], FirstContact] = {}
+    ids = t.IDENTITIES.c
+    first: list[FirstContact] = []
     for (crm, object_type), (prop, working) in CONTACTED.items():
-        stmt = (
-            select(v.record_id, v.properties, v.modified_at, ids.person_id)
-            .join(
-                t.IDENTITIES,
-                and_(ids.crm == v.crm, ids.object_type == v.object_type, ids.record_id == v.record_id),
-            )
-            .where(v.crm == crm.value, v.object_type == object_type)
-            .order_by(v.record_id, v.version_no)
+        v = history(of_records(crm.value, object_type)).c
+        stmt = select(v.record_id, v.version_no, v.properties, v.modified_at, ids.person_id).join(
+            t.IDENTITIES,
+            and_(ids.crm == v.crm, ids.object_type == v.object_type, ids.record_id == v.record_id),
         )
-        for record_id, props, modified_at, person_id in s.connection().execute(stmt):
-            key = (crm.value, object_type, record_id)
-            if key not in first and json.loads(props).get(prop) in working:
-                first[key] = FirstContact(person_id, modified_at)
+        rows = ((r, n, p, (at, pid)) for r, n, p, at, pid in s.connection().execute(stmt))
+        earliest = _earliest(rows, _shows_working(prop, working))
+        first.extend(FirstContact(person_id, modified_at) for modified_at, person_id in earliest.values())
     sal = [FirstContact(e.person_id, e.entered_at) for e in entries if e.stage is Stage.SAL]
-    return [*first.values(), *sal]
+    return [*first, *sal]
 
 
 def _deal_rows(
@@ -103,17 +118,9 @@ def _deal_rows(
 def _closed_at(s: Session, crm: Crm, object_type: str, mapping: Mapping) -> dict[str, datetime]:
     """record id -> modified time of the first mirrored version that showed won or lost."""
     spec = mapping.deals[crm]
-    v = t.VERSIONS.c
-    stmt = (
-        select(v.record_id, v.properties, v.modified_at)
-        .where(v.crm == crm.value, v.object_type == object_type)
-        .order_by(v.record_id, v.version_no)
-    )
-    out: dict[str, datetime] = {}
-    for record_id, props, modified_at in s.connection().execute(stmt):
-        if record_id not in out and spec.phase_of(json.loads(props)) in {"won", "lost"}:
-            out[record_id] = modified_at
-    return out
+    v = history(of_records(crm.value, object_type)).c
+    stmt = select(v.record_id, v.version_no, v.properties, v.modified_at)
+    return _earliest(s.connection().execute(stmt), lambda props: spec.phase_of(props) in {"won", "lost"})
 
 
 def _deals(s: Session, mapping: Mapping) -> list[DealFact]:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from connector.config import HubSpotSettings, SalesforceSettings, Secret
 from connector.crm.clients import HubSpotConnection, SalesforceConnection
@@ -16,6 +16,7 @@ from connector.crm.hubspot import HubSpotReader
 from connector.crm.retry import RetryPolicy
 from connector.crm.salesforce import SalesforceReader
 from connector.mirror.db import Mirror, open_mirror
+from connector.mirror.records import history, of_records
 from connector.sandbox.world import World
 from tests.fixtures_hubspot import HubSpotSandbox
 from tests.fixtures_salesforce import CLIENT_ID, CLIENT_SECRET, SalesforceSandbox, start_salesforce
@@ -91,11 +92,15 @@ def mirrored(mirror: Mirror, crm: str, object_type: str) -> dict[str, Any]:
 
 
 def versions_per_record(mirror: Mirror, crm: str, object_type: str) -> dict[str, int]:
-    found = rows(
-        mirror,
-        "SELECT record_id, count(*) AS n FROM record_versions WHERE crm = :crm AND object_type = :t "
-        "GROUP BY record_id",
-        crm=crm,
-        t=object_type,
-    )
-    return {r.record_id: r.n for r in found}
+    """record_id -> how many versions the mirror keeps of it (superseded ones and the current)."""
+    v = history(of_records(crm, object_type)).c
+    with mirror.engine.connect() as conn:
+        return dict(conn.execute(select(v.record_id, func.count()).group_by(v.record_id)).all())
+
+
+def version_counts(mirror: Mirror, crm: str | None = None) -> tuple[int, int | None]:
+    """(versions kept, highest version number) over every record, or one CRM's."""
+    v = history(None if crm is None else lambda c: c.crm == crm).c
+    with mirror.engine.connect() as conn:
+        n, high = conn.execute(select(func.count(), func.max(v.version_no))).one()
+    return n, high

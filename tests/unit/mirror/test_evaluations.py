@@ -4,10 +4,10 @@ keeps what arrived after the selection."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -35,10 +35,11 @@ from connector.mirror.evaluations import (
     record_evaluations,
     select_people,
 )
-from connector.mirror.migrations import _CHANGE_TRIGGERS
+from connector.mirror.migrations import CHANGE_TRIGGERS
 from connector.model import Crm, Provenance, SourceRecord, Stage, StageChange, StageTransition
 from connector.push.store import OPS
 from connector.push.writes import WriteKind
+from tests.unit.mirror.legacy import legacy_mirror
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 NOW = T0 + timedelta(days=1)
@@ -248,20 +249,20 @@ def test_a_save_that_left_another_state_than_decided_keeps_the_person_due(
     assert selected(settled, NOW - timedelta(seconds=1)) == set()  # due from the cycle's now on
 
 
-def test_an_existing_mirror_upgrades_and_evaluates_everyone_once(mirror: Mirror, db_url: str) -> None:
+def test_an_existing_mirror_upgrades_and_evaluates_everyone_once(
+    mirror: Mirror, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     page(mirror, hs("1", "a@x.io"), hs("2", "b@x.io"))
-    with sqlite3.connect(db_url.removeprefix("sqlite:///")) as raw:  # back to the schema before 4
-        for name in _CHANGE_TRIGGERS:
-            raw.execute(f"DROP TRIGGER evaluation_change_{name}")
-        raw.execute("DROP TABLE evaluations")
-        raw.execute("DROP TABLE evaluation_changes")
-        raw.execute("DELETE FROM schema_migrations WHERE version = 4")
-    assert migrate(mirror.engine) == [4]
-    assert len(selected(mirror)) == 2
-    evaluate_all(mirror)
-    assert selected(mirror) == set()
-    page(mirror, hs("2", "b@x.io", hubspotscore="5"))
-    assert selected(mirror) == {pid(mirror, "hubspot:contacts:2")}
+    old = legacy_mirror(db_url, f"sqlite:///{tmp_path / 'old.db'}", 3, monkeypatch)  # before 4
+    try:
+        assert migrate(old.engine) == [4, 5, 6, 7]
+        assert len(selected(old)) == 2
+        evaluate_all(old)
+        assert selected(old) == set()
+        page(old, hs("2", "b@x.io", hubspotscore="5"))
+        assert selected(old) == {pid(old, "hubspot:contacts:2")}
+    finally:
+        old.close()
 
 
 def test_the_triggers_read_the_outbox_as_load_people_and_echo_do() -> None:
@@ -269,6 +270,6 @@ def test_the_triggers_read_the_outbox_as_load_people_and_echo_do() -> None:
     assert OPS[WriteKind.TASK] == people_module.TASK_OP
     closed = ", ".join(f"'{s}'" for s in CLOSED_TASK_STATUSES)
     for name in ("outbox_add", "outbox_move", "outbox_drop"):
-        assert f".op = '{OPS[WriteKind.TASK]}' AND" in _CHANGE_TRIGGERS[name]
-        assert f".status NOT IN ({closed})" in _CHANGE_TRIGGERS[name]
-        assert f".op = '{OPS[WriteKind.STAGE]}' AND" in _CHANGE_TRIGGERS[name]
+        assert f".op = '{OPS[WriteKind.TASK]}' AND" in CHANGE_TRIGGERS[name]
+        assert f".status NOT IN ({closed})" in CHANGE_TRIGGERS[name]
+        assert f".op = '{OPS[WriteKind.STAGE]}' AND" in CHANGE_TRIGGERS[name]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Table, func, select
+from sqlalchemy import FromClause, func, select
 
 from connector.mirror import (
     CursorUpdate,
@@ -36,6 +37,7 @@ from connector.mirror import (
 )
 from connector.mirror import tables as t
 from connector.mirror.migrations import MIGRATIONS
+from connector.mirror.records import history
 from connector.model import Crm, Provenance, SourceRecord, Stage, StageTransition, TargetRef, TaskDecision
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -55,7 +57,7 @@ def page(mirror: Mirror, *records: SourceRecord, cursor: CursorUpdate | None = N
     return r.inserted, r.changed, r.unchanged
 
 
-def count(mirror: Mirror, table: Table) -> int:
+def count(mirror: Mirror, table: FromClause) -> int:
     with mirror.reader() as s:
         return int(s.execute(select(func.count()).select_from(table)).scalar_one())
 
@@ -72,21 +74,44 @@ def why(rule: str = "r1", at: datetime = T0) -> Provenance:
 def test_version_rows_only_on_content_change(mirror: Mirror) -> None:
     assert page(mirror, hs("1", "a@x.io", lifecyclestage="lead")) == (1, 0, 0)
     assert page(mirror, hs("1", "a@x.io", lifecyclestage="lead")) == (0, 0, 1)
-    assert count(mirror, t.VERSIONS) == 1
+    assert (count(mirror, history()), count(mirror, t.VERSIONS)) == (1, 0)
     assert page(mirror, hs("1", "a@x.io", lifecyclestage="mql")) == (0, 1, 0)
     archived = SourceRecord(
         Crm.HUBSPOT, "contacts", "1", {"email": "a@x.io", "lifecyclestage": "mql"}, T0, True
     )
     assert page(mirror, archived) == (0, 1, 0)
-    assert count(mirror, t.VERSIONS) == 3
+    assert (count(mirror, history()), count(mirror, t.VERSIONS)) == (3, 2)  # the current one in records
     with mirror.reader() as s:
         assert integrity_check(s) == []
 
 
-@pytest.mark.parametrize("with_run", [True, False], ids=["run", "no-run"])
-def test_a_version_row_carries_what_its_current_row_was_written_with(mirror: Mirror, with_run: bool) -> None:
-    """Version rows are bound from the current row's values (no longer copied in SQL): same text,
-    hash, flags, times and run, for new and changed records, with and without a run id."""
+BROKEN_HISTORY = {
+    "current version also a row": "INSERT INTO record_versions SELECT crm, object_type, record_id,"
+    " version_no, content_hash, properties, archived, modified_at, last_run_id, version_at FROM records",
+    "a version missing": "DELETE FROM record_versions WHERE version_no = 1",
+    "a version beyond the current": "UPDATE record_versions SET version_no = 7 WHERE version_no = 2",
+}
+
+
+@pytest.mark.parametrize("damage", BROKEN_HISTORY.values(), ids=BROKEN_HISTORY.keys())
+def test_integrity_check_sees_a_broken_history(mirror: Mirror, db_url: str, damage: str) -> None:
+    """record_versions must hold versions 1 .. version_no - 1 of each record, each once."""
+    for lifecyclestage in ("lead", "mql", "sql"):
+        page(mirror, hs("1", "a@x.io", lifecyclestage=lifecyclestage))
+    with sqlite3.connect(db_url.removeprefix("sqlite:///")) as raw:
+        raw.execute(damage)
+    with mirror.reader() as s:
+        problems = integrity_check(s)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith("records hubspot:contacts:1: version_no 3 but"), problems
+
+
+@pytest.mark.parametrize(
+    "with_runs", [(True, True), (False, False), (True, False)], ids=["runs", "no-run", "run-then-none"]
+)
+def test_a_changed_record_keeps_its_earlier_version(mirror: Mirror, with_runs: tuple[bool, bool]) -> None:
+    """The version a change supersedes moves to record_versions as it was (properties, hash, run,
+    pull time); the current one lives in records only and reads through `history` alike."""
     later = T0 + timedelta(hours=1)
     deal = SourceRecord(
         Crm.HUBSPOT, "deals", "d1", {"amount": "5", "x": None}, T0, associations={"contacts": ("1",)}
@@ -99,28 +124,28 @@ def test_a_version_row_carries_what_its_current_row_was_written_with(mirror: Mir
             )
         ],
     ]
-    for records in pages:
+    runs = []
+    for records, with_run in zip(pages, with_runs, strict=True):
         with mirror.transaction() as s:
             run_id = start_run(s, "pull") if with_run else None
             upsert_page(s, run_id, records)
-    rec, ver = t.RECORDS.c, t.VERSIONS.c
-    same = (
-        (ver.crm == rec.crm)
-        & (ver.object_type == rec.object_type)
-        & (ver.record_id == rec.record_id)
-        & (ver.version_no == rec.version_no)
-    )
-    joined = select(t.RECORDS, t.VERSIONS).join_from(t.RECORDS, t.VERSIONS, same)
+        runs.append(run_id)
     with mirror.reader() as s:
-        rows = s.execute(joined).mappings().all()
-    assert sorted((r["record_id"], r["version_no"]) for r in rows) == [("1", 2), ("d1", 1)]
-    for r in rows:
-        for column in ("properties", "content_hash", "archived", "modified_at"):
-            assert r[ver[column]] == r[rec[column]], column
-        assert r[ver.run_id] == r[rec.last_run_id]
-        assert (r[ver.run_id] is not None) is with_run
-        assert r[ver.pulled_at] == r[rec.last_seen]
-    assert count(mirror, t.VERSIONS) == 3
+        versions = {(r.record_id, r.version_no): r for r in s.execute(select(history()))}
+        current = {r.record_id: r for r in s.execute(select(t.RECORDS))}
+        superseded = [(r.record_id, r.version_no) for r in s.execute(select(t.VERSIONS))]
+        assert integrity_check(s) == []
+    assert sorted(versions) == [("1", 1), ("1", 2), ("d1", 1)]
+    assert superseded == [("1", 1)]
+    first, second, contact = versions["1", 1], versions["1", 2], current["1"]
+    assert json.loads(first.properties) == {"email": "a@x.io", "lifecyclestage": "lead", "note": "é \u2028"}
+    assert (first.archived, first.modified_at, first.run_id) == (False, T0, runs[0])
+    assert first.pulled_at == contact.first_seen
+    assert first.content_hash != second.content_hash == contact.content_hash
+    assert json.loads(second.properties) == {"email": "a@x.io", "lifecyclestage": "mql"}
+    assert (second.archived, second.modified_at, second.run_id) == (True, later, runs[1])
+    assert second.pulled_at == contact.version_at == contact.last_seen > first.pulled_at
+    assert (versions["d1", 1].run_id, versions["d1", 1].pulled_at) == (runs[0], current["d1"].first_seen)
 
 
 @pytest.mark.parametrize(
@@ -357,6 +382,7 @@ def test_timeline_tells_versions_decisions_and_writes_in_order(mirror: Mirror) -
         ("records", "modified_at"),
         ("records", "first_seen"),
         ("records", "last_seen"),
+        ("records", "version_at"),
         ("record_versions", "modified_at"),
         ("record_versions", "pulled_at"),
         ("people", "created_at"),
@@ -367,7 +393,8 @@ def test_bulk_writes_store_datetimes_like_sqlalchemy(
 ) -> None:
     """The tuple fast path must store the same text as Core, or SQL range comparisons would break."""
     page(mirror, hs("1", "a@x.io"), hs("1", "a@x.io"))
-    page(mirror, hs("1", "a@x.io"))  # the unchanged path rewrites last_seen
+    page(mirror, hs("1", "a@x.io", note="x"))  # a change: version 1 copied into record_versions
+    page(mirror, hs("1", "a@x.io", note="x"))  # the unchanged path rewrites last_seen
     with sqlite3.connect(db_url.removeprefix("sqlite:///")) as raw:
         (stored,) = raw.execute(f"SELECT {column} FROM {table}").fetchone()
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}", stored), stored
