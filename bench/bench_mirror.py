@@ -154,4 +154,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    from connector.mirror.memstatus import memory_statistics_off
+
+    memory_statistics_off()  # as `revops-sync` does at start-up
     main()

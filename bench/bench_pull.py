@@ -254,8 +254,12 @@ def run_backfill() -> None:
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--serve":
         serve_forever(json.loads(sys.argv[2]), sys.argv[3])
-    elif len(sys.argv) > 1 and sys.argv[1] == "--backfill":
-        run_backfill_child(sys.argv[2], sys.argv[3])
     else:
-        run_main()
-        run_backfill()
+        from connector.mirror.memstatus import memory_statistics_off
+
+        memory_statistics_off()  # as `revops-sync` does at start-up
+        if len(sys.argv) > 1 and sys.argv[1] == "--backfill":
+            run_backfill_child(sys.argv[2], sys.argv[3])
+        else:
+            run_main()
+            run_backfill()

@@ -319,4 +319,7 @@ if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--serve":
         serve_forever(json.loads(sys.argv[2]), sys.argv[3])
     else:
+        from connector.mirror.memstatus import memory_statistics_off
+
+        memory_statistics_off()  # as `revops-sync` does at start-up
         main()

@@ -30,6 +30,9 @@ def version() -> None:
 
 def main() -> None:
     """Console-script entry point."""
+    from connector.mirror.memstatus import memory_statistics_off  # noqa: PLC0415 - keep start-up light
+
+    memory_statistics_off()  # first, while SQLite has nothing open (connector/mirror/memstatus.py)
     app()
 
 
