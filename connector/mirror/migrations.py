@@ -441,7 +441,7 @@ def _people_merged_partial(conn: Connection) -> None:
 
 
 # Migration 7: a record's content change is logged from `records` (its current version is no
-# longer inserted into record_versions). An upsert fires the insert or the update trigger.
+# longer inserted into record_versions): a new record or a new content hash in records.
 _CONTENT_TRIGGERS: dict[str, str] = {
     "record_add": f"""AFTER INSERT ON records BEGIN
         {_LOG} (NULL, NEW.crm, NEW.object_type, NEW.record_id); END""",
