@@ -29,6 +29,7 @@ def test_flat_properties_dump_like_canonical_json(props: dict[str, str | None]) 
     "props",
     [
         {"a": "x", "b": 1, "c": None},  # not a string: the generic encoder
+        {"a": None, "b": True, "c": "y"},
         {"b": "\udc80", "a": "é"},  # a lone surrogate: stored \u-escaped, as dumps does
         {"only": "one"},
         {},
