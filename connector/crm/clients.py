@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import orjson
 import requests
 from hubspot import HubSpot
 from simple_salesforce.api import Salesforce
@@ -35,6 +36,18 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _EXPIRY_MARGIN = 60.0  # refresh this long before `expires_in` runs out (HubSpot: 401 is no signal)
+
+
+def _loads(body: bytes) -> Any:
+    """A response body's JSON: orjson (a HubSpot search page decodes ~2x faster), and `json` for
+    what orjson refuses but Python's decoder accepts (lone surrogate escapes from bad UTF-8
+    upstream, NaN), so such a page still arrives and its records are mirrored and flagged.
+    orjson reads an integer beyond 64 bits as a float; HubSpot sends none (property values are
+    strings, ids and totals fit in 53 bits)."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return json.loads(body)
 
 
 @dataclass
@@ -128,7 +141,7 @@ class HubSpotConnection:
             resp = fn(**kwargs, _preload_content=False, _request_timeout=self.timeout)
             if "X-HubSpot-RateLimit-Daily" in resp.headers:  # search answers carry none (facts §2)
                 self.last_headers = dict(resp.headers)
-            return json.loads(resp.data) if resp.data else None
+            return _loads(resp.data) if resp.data else None
 
         def with_refresh() -> Any:
             try:

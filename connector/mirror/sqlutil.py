@@ -10,13 +10,13 @@ SQLAlchemy's per-row parameter processing was most of the pull's CPU time.
 from __future__ import annotations
 
 import json
-import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, TypeVar
 
+import orjson
 from sqlalchemy import BindParameter, Boolean, DateTime, Table, and_, bindparam, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
@@ -67,41 +67,22 @@ def _storable(out: str, value: Any) -> str:
     return out
 
 
-_ENCODE_STR = json.encoder.encode_basestring  # what the C encoder above spells strings with
-_PLANS: dict[tuple[str, ...], tuple[Callable[[Any], tuple[Any, ...]], tuple[str, ...]]] = {}
-_PLANS_MAX = 256  # key sets: a handful per stream
+_SORTED = orjson.OPT_SORT_KEYS
 
 
 def dumps_flat(value: dict[str, Any]) -> str:
-    """`dumps` of a dict of strings and Nones (a CRM record's properties), the same text ~25 % faster.
+    """`dumps` of a dict of strings and Nones (a CRM record's properties): the same text ~4x faster.
 
-    A stream's records share one key set: its sorted order and each key's JSON spelling are built
-    once, so a record costs one lookup plus one encoding per value. Anything else (other value
-    types, non-string keys, tiny dicts) goes through `dumps`.
+    orjson spells strings as `dumps` does (compact, UTF-8, the same escapes: tested on every BMP
+    character) and sorts keys by UTF-8 bytes, which is code point order. It refuses what `dumps`
+    must handle itself (lone surrogates, non-string keys, integers beyond 64 bits): those go
+    through `dumps`. Floats are spelled differently (`1e16` for `1e+16`): SourceRecord properties
+    are strings, so only a caller breaking that contract would see another spelling.
     """
-    keys = tuple(value)
-    plan = _PLANS.get(keys)
-    if plan is None:
-        if len(keys) < 2 or any(k.__class__ is not str for k in keys):
-            return dumps(value)
-        order = sorted(keys)
-        prefixes = ("{" + _ENCODE_STR(order[0]) + ":", *("," + _ENCODE_STR(k) + ":" for k in order[1:]))
-        if len(_PLANS) >= _PLANS_MAX:
-            _PLANS.clear()
-        plan = _PLANS[keys] = (operator.itemgetter(*order), prefixes)
-    pick, prefixes = plan
-    parts: list[str] = []
-    append = parts.append
-    for prefix, item in zip(prefixes, pick(value), strict=True):
-        append(prefix)
-        if item is None:
-            append("null")
-        elif item.__class__ is str:
-            append(_ENCODE_STR(item))
-        else:
-            return dumps(value)
-    append("}")
-    return _storable("".join(parts), value)
+    try:
+        return orjson.dumps(value, option=_SORTED).decode()
+    except orjson.JSONEncodeError:
+        return dumps(value)
 
 
 InsertT = TypeVar("InsertT", bound=Insert)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import requests
 
 from connector.config import HubSpotSettings, SalesforceSettings, Secret
-from connector.crm.clients import HubSpotConnection, salesforce_login
+from connector.crm.clients import HubSpotConnection, _loads, salesforce_login
 from connector.errors import ConfigError
 
 
@@ -38,3 +40,21 @@ def test_hubspot_client_is_built_without_urllib3_retries() -> None:
     assert api.api_client.configuration.retries is False
     assert conn.api("crm.contacts.search_api") is api  # built once, pool reused
     assert "pat-xyz-123" not in repr(vars(conn))
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b'{"results":[{"id":"1","properties":{"email":"a@b.example","n":null}}]}', None),
+        (b'{"v":"bad \\udc80 utf-8"}', {"v": "bad \udc80 utf-8"}),  # a lone surrogate escape
+        (b'{"v":NaN}', None),
+        (b'{"toObjectId":9007199254740993,"total":10001}', {"toObjectId": 9007199254740993, "total": 10001}),
+    ],
+)
+def test_response_bodies_decode_like_pythons_json(body: bytes, expected: object) -> None:
+    """orjson first; what it refuses and `json` accepts still decodes, to the same values."""
+    decoded = _loads(body)
+    if expected is not None:
+        assert decoded == expected
+    reference = json.loads(body)
+    assert repr(decoded) == repr(reference)  # repr: NaN != NaN

@@ -80,3 +80,13 @@ def test_boolean_shortcut_binds_what_the_dialect_would(value: object, dialect: D
     else:
         assert fast is not None
         assert fast(value) == generic(value)
+
+
+def test_flat_dump_spells_every_character_like_canonical_json() -> None:
+    """Every BMP character but the surrogates, an astral one, quotes, backslashes and controls,
+    in values and keys: orjson's escapes are `json`'s, or stored hashes would change."""
+    chars = [chr(c) for c in range(0x10000) if not 0xD800 <= c <= 0xDFFF] + ["\U0001f600"]
+    props: dict[str, str | None] = {f"k{i}": "".join(chars[i : i + 64]) for i in range(0, len(chars), 64)}
+    props.update({"\x00\x1f\u2028key": None, 'a"b\\c': "\\", "é": "ü"})
+    reference = json.dumps(props, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert dumps_flat(props) == reference
