@@ -50,6 +50,17 @@ def _loads(body: bytes) -> Any:
         return json.loads(body)
 
 
+class _Salesforce(Salesforce):
+    """simple-salesforce with response bodies decoded by orjson (a query page ~2x faster); what
+    orjson refuses goes through the library's own `requests` decoding, as before."""
+
+    def parse_result_to_json(self, result: requests.Response) -> Any:
+        try:
+            return orjson.loads(result.content)
+        except orjson.JSONDecodeError:
+            return super().parse_result_to_json(result)
+
+
 @dataclass
 class _Token:
     value: Secret
@@ -225,8 +236,8 @@ class SalesforceConnection:
         token, instance_url = self.policy.call(
             lambda: salesforce_login(settings, self.session), what="salesforce login"
         )
-        # object_pairs_hook=None: plain dicts via the C decoder instead of OrderedDicts.
-        self.sf = Salesforce(
+        # object_pairs_hook=None: plain dicts, not OrderedDicts (for what orjson hands back).
+        self.sf = _Salesforce(
             instance_url=instance_url,
             session_id=token.reveal(),
             session=self.session,

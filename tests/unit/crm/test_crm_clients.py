@@ -6,9 +6,10 @@ import json
 
 import pytest
 import requests
+from simple_salesforce.api import Salesforce
 
 from connector.config import HubSpotSettings, SalesforceSettings, Secret
-from connector.crm.clients import HubSpotConnection, _loads, salesforce_login
+from connector.crm.clients import HubSpotConnection, _loads, _Salesforce, salesforce_login
 from connector.errors import ConfigError
 
 
@@ -58,3 +59,19 @@ def test_response_bodies_decode_like_pythons_json(body: bytes, expected: object)
         assert decoded == expected
     reference = json.loads(body)
     assert repr(decoded) == repr(reference)  # repr: NaN != NaN
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"totalSize":1,"done":true,"records":[{"Id":"00Q1","Email":null,"Amount":12.5,"IsDeleted":false}]}',
+        b'{"records":[{"Name":"bad \\udc80 utf-8"}]}',  # orjson refuses: the library decodes it
+        b'{"records":[{"Name":"\xff\xfe not utf-8"}]}',  # invalid bytes: requests' replacement
+    ],
+)
+def test_salesforce_bodies_decode_like_the_library(body: bytes) -> None:
+    sf = _Salesforce(instance_url="https://sf.example", session_id="sid", object_pairs_hook=None)
+    response = requests.Response()
+    response._content = body  # as requests stores a body read from the wire
+    response.status_code = 200
+    assert repr(sf.parse_result_to_json(response)) == repr(Salesforce.parse_result_to_json(sf, response))
