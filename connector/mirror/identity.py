@@ -18,7 +18,16 @@ from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from connector.mirror import tables as t
-from connector.mirror.sqlutil import chunks, in_params, insert_ignore_rows, now_utc, or_fail, prepare, run_in
+from connector.mirror.sqlutil import (
+    chunks,
+    in_params,
+    insert_ignore_rows,
+    now_utc,
+    or_fail,
+    prepare,
+    run_in,
+    update_by_key,
+)
 from connector.model import Crm, SourceRecord, Stage, ladder_rank
 
 RecordKey = tuple[str, str, str]  # (crm, object_type, record_id)
@@ -196,16 +205,7 @@ def _identity_insert() -> tuple[Any, tuple[str, ...]]:
 
 
 def _identity_email() -> tuple[Any, tuple[str, ...]]:
-    ids = t.IDENTITIES.c
-    stmt = (
-        update(t.IDENTITIES)
-        .where(
-            ids.crm == bindparam("k_crm"),
-            ids.object_type == bindparam("k_type"),
-            ids.record_id == bindparam("k_id"),
-        )
-        .values(email=bindparam("k_email"))
-    )
+    stmt = update_by_key(t.IDENTITIES).values(email=bindparam("k_email"))
     return stmt, ("k_email", "k_crm", "k_type", "k_id")
 
 

@@ -42,6 +42,7 @@ from connector.mirror.sqlutil import (
     or_fail,
     prepare,
     run_in,
+    update_by_key,
 )
 from connector.model import Crm, SourceRecord
 
@@ -186,12 +187,7 @@ def _change_statement() -> tuple[Any, tuple[str, ...]]:
     """A changed record's new current version, by key (`OR FAIL`: see `sqlutil.or_fail`)."""
     rec = t.RECORDS.c
     stmt = (
-        update(t.RECORDS)
-        .where(
-            rec.crm == bindparam("k_crm"),
-            rec.object_type == bindparam("k_type"),
-            rec.record_id == bindparam("k_id"),
-        )
+        update_by_key(t.RECORDS)
         .values({name: bindparam(f"v_{name}", type_=rec[name].type) for name in _CHANGED_COLUMNS})
         .prefix_with("OR FAIL", dialect="sqlite")
     )
@@ -200,16 +196,7 @@ def _change_statement() -> tuple[Any, tuple[str, ...]]:
 
 def _touch_statement() -> tuple[Any, tuple[str, ...]]:
     """Unchanged record seen again: only last_seen and the (rule-dependent) flags move."""
-    rec = t.RECORDS.c
-    stmt = (
-        update(t.RECORDS)
-        .where(
-            rec.crm == bindparam("k_crm"),
-            rec.object_type == bindparam("k_type"),
-            rec.record_id == bindparam("k_id"),
-        )
-        .values(last_seen=bindparam("seen"), flags=bindparam("flags"))
-    )
+    stmt = update_by_key(t.RECORDS).values(last_seen=bindparam("seen"), flags=bindparam("flags"))
     return stmt, ("seen", "flags", "k_crm", "k_type", "k_id")
 
 

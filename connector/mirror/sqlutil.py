@@ -17,12 +17,12 @@ from functools import lru_cache
 from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import BindParameter, Boolean, DateTime, Table, and_, bindparam, select, tuple_
+from sqlalchemy import BindParameter, Boolean, DateTime, Table, and_, bindparam, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.dml import Insert
+from sqlalchemy.sql.dml import Insert, Update
 from sqlalchemy.sql.expression import ClauseElement
 
 T = TypeVar("T")
@@ -83,6 +83,15 @@ def dumps_flat(value: dict[str, Any]) -> str:
         return orjson.dumps(value, option=_SORTED).decode()
     except orjson.JSONEncodeError:
         return dumps(value)
+
+
+def update_by_key(table: Table) -> Update:
+    """`UPDATE table` of one record's row: `crm`, `object_type`, `record_id` bound as the parameters
+    `k_crm`, `k_type`, `k_id` (listed last in a prepared statement's names)."""
+    c = table.c
+    return update(table).where(
+        c.crm == bindparam("k_crm"), c.object_type == bindparam("k_type"), c.record_id == bindparam("k_id")
+    )
 
 
 InsertT = TypeVar("InsertT", bound=Insert)
@@ -335,13 +344,6 @@ def insert_ignore_rows(session: Session, table: Table, names: Sequence[str], row
         insert_ignore(session, table, [dict(zip(names, row, strict=True)) for row in rows])
         return -1
     return prepared.run(session, rows)
-
-
-def upsert_statement(
-    session: Session, table: Table, names: Sequence[str], update_columns: Sequence[str]
-) -> Prepared | None:
-    """The compiled native upsert `upsert_rows` runs, or None where the dialect has none."""
-    return _prepared_write(session.get_bind().dialect, table, tuple(names), tuple(update_columns))
 
 
 def upsert_rows(
