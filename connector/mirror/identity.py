@@ -174,6 +174,17 @@ def _survivors_query(count: int) -> tuple[Any, tuple[str, ...]]:
     return select(people.person_id, people.merged_into).where(people.person_id.in_(keys)), names
 
 
+def owned_records(session: Session, person_ids: Sequence[str]) -> list[tuple[str, str, str, str]]:
+    """(crm, object_type, record_id, person_id) of every record these people own, by the
+    `person_id` index (ids as given: resolve merged ones with `survivors` first)."""
+    ids = t.IDENTITIES.c
+    found: list[tuple[str, str, str, str]] = []
+    for part in chunks(person_ids):
+        stmt = select(ids.crm, ids.object_type, ids.record_id, ids.person_id).where(ids.person_id.in_(part))
+        found.extend(session.connection().execute(stmt).all())
+    return found
+
+
 def identities_for(session: Session, keys: Iterable[RecordKey]) -> dict[RecordKey, str]:
     """record key -> person id, grouped by (crm, object_type) so each query uses the primary key."""
     grouped: dict[tuple[str, str], list[str]] = {}

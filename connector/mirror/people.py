@@ -15,7 +15,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from connector.mirror import tables as t
-from connector.mirror.identity import DEAL_TYPES, email_person_id, normalise_email, survivors
+from connector.mirror.identity import DEAL_TYPES, email_person_id, normalise_email, owned_records, survivors
 from connector.mirror.records import row_to_record
 from connector.mirror.sqlutil import chunks
 from connector.model import Crm, Person, SourceRecord, Stage, StageChange
@@ -128,12 +128,10 @@ def _deals(session: Session, pids: Sequence[str]) -> dict[str, list[SourceRecord
     a join filtered on the person ids let SQLite scan every record per batch, quadratic overall.
     """
     conn = session.connection()
-    ids, links = t.IDENTITIES.c, t.LINKS.c
+    links = t.LINKS.c
     owners: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)  # (crm, type) -> id -> person
-    for part in chunks(pids):
-        stmt = select(ids.crm, ids.object_type, ids.record_id, ids.person_id).where(ids.person_id.in_(part))
-        for crm, object_type, record_id, owner in conn.execute(stmt).all():
-            owners[(crm, object_type)][record_id] = owner
+    for crm, object_type, record_id, owner in owned_records(session, pids):
+        owners[(crm, object_type)][record_id] = owner
     wanted: dict[tuple[str, str], dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     for (crm, object_type), members in owners.items():
         for part in chunks(list(members)):

@@ -20,7 +20,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from connector.mirror import tables as t
-from connector.mirror.identity import survivors
+from connector.mirror.identity import owned_records, survivors
 from connector.mirror.records import history, of_records
 from connector.mirror.sqlutil import chunks
 from connector.model import Crm, Person
@@ -40,16 +40,10 @@ BOOKKEEPING: Mapping[str, re.Pattern[str]] = {
 
 def _records_of(session: Session, person_ids: Collection[str]) -> set[RecordKey]:
     """The record keys the given people own now (merged ids resolved, as `load_people` does)."""
-    ids = t.IDENTITIES.c
     wanted = sorted(set(survivors(session, person_ids).values()))
-    keys: set[RecordKey] = set()
-    for part in chunks(wanted):
-        stmt = select(ids.crm, ids.object_type, ids.record_id).where(ids.person_id.in_(part))
-        keys.update(
-            (crm, object_type, record_id)
-            for crm, object_type, record_id in session.connection().execute(stmt)
-        )
-    return keys
+    return {
+        (crm, object_type, record_id) for crm, object_type, record_id, _ in owned_records(session, wanted)
+    }
 
 
 def _written(session: Session, only: set[RecordKey] | None) -> dict[RecordKey, dict[str, str]]:
