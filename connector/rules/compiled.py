@@ -212,9 +212,6 @@ class Mapping:
     by_stage: MappingProxyType[Stage | None, StageRules]
     write: MappingProxyType[tuple[Crm, str], MappingProxyType[Stage, tuple[tuple[str, str], ...]]]
     owner_props: MappingProxyType[tuple[Crm, str], str]
-    # (crm, object type, stage field) -> the property holding when the record entered a value,
-    # "{value}" standing for the value: the CRM's own stage-entry time for value-map moves
-    entered_props: MappingProxyType[tuple[Crm, str, str], str]
     # Evaluation tables: the tables above, as plain dicts shaped for the engine's look-ups.
     # Never mutated after compile_mapping.
     readers: dict[str, Reader]
@@ -385,6 +382,8 @@ def compile_mapping(model: MappingFile, version: str) -> Mapping:
         )
         for stage in (None, *Stage)
     }
+    # (crm, object type, stage field) -> the property holding when the record entered a value,
+    # "{value}" standing for the value: compiled into each StageValue's `entered_prop`
     entered = {
         (crm, ot, name): template
         for name, fd in model.fields.items()
@@ -442,7 +441,6 @@ def compile_mapping(model: MappingFile, version: str) -> Mapping:
                 for ot, prop in per.items()
             }
         ),
-        entered_props=MappingProxyType(entered),
         readers=_readers(sources, model),
         stage_reads=_stage_reads(sources, entered),
         rules_for=rules_for,
