@@ -18,6 +18,7 @@ from connector.crm.protocol import CrmReader, Window
 from connector.crm.streams import get_stream
 from connector.errors import ConfigError
 from connector.mirror.db import Mirror
+from connector.mirror.linkqueue import LinkBatcher
 from connector.mirror.records import upsert_page
 from connector.mirror.runs import finish_run, start_run
 from connector.pull import StreamStats, gc_frozen
@@ -55,9 +56,11 @@ def backfill(
                 stats = StreamStats(stream.name)
                 task = bar.add_task(stream.name, total=None)
                 calls0 = reader.api_calls
+                links = LinkBatcher()
                 for page in reader.pull(stream, Window(since, until)):
                     with mirror.transaction() as s:
-                        result = upsert_page(s, run_id, page.records, None)
+                        result = upsert_page(s, run_id, page.records, None, defer_links=True)
+                        links.after_page(s, result.queued, last=page.last)
                     stats.pages += 1
                     stats.records += len(page.records)
                     stats.inserted += result.inserted

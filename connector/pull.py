@@ -33,6 +33,7 @@ from connector.crm.streams import Stream, get_stream
 from connector.errors import ConfigError, ConnectorError, QuotaExhausted
 from connector.mirror.cursors import Cursor, get_cursor
 from connector.mirror.db import Mirror
+from connector.mirror.linkqueue import LinkBatcher, link_pending
 from connector.mirror.records import CursorUpdate, get_records, upsert_page
 
 log = logging.getLogger(__name__)
@@ -205,13 +206,15 @@ def pull_stream(
     stats.resumed = pos.window is not None
     pause = _pause_after()
     max_seen = pos.max_seen if pos.window is not None else None
+    links = LinkBatcher()
     for page in reader.pull(stream, window, _known_in(mirror)):
         if page.max_seen is not None and (max_seen is None or page.max_seen > max_seen):
             max_seen = page.max_seen
         new = advance(stream, pos, window, page, max_seen)
         cpu0 = time.process_time()
         with mirror.transaction() as s:
-            result = upsert_page(s, run_id, page.records, new.encode(stream.name))
+            result = upsert_page(s, run_id, page.records, new.encode(stream.name), defer_links=True)
+            links.after_page(s, result.queued, last=page.last)
         stats.mirror_cpu += time.process_time() - cpu0
         stats.pages += 1
         stats.records += len(page.records)
@@ -247,6 +250,7 @@ def pull_cycle(
     wanted = {get_stream(n).name for n in streams} if streams is not None else None
     out: list[StreamStats] = []
     first_error: ConnectorError | None = None
+    link_pending(mirror)  # what a killed pull left queued, before this one queues more
     with gc_frozen():
         for reader in readers:
             for stream in reader.streams:
@@ -269,6 +273,7 @@ def pull_cycle(
                     first_error = first_error or exc
                     if isinstance(exc, QuotaExhausted):
                         break
+    link_pending(mirror)  # what a failed or stopped stream left queued
     if first_error is not None:
         raise first_error
     return out

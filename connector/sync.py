@@ -41,6 +41,7 @@ from connector.mirror.evaluations import (
     record_evaluations,
     select_people,
 )
+from connector.mirror.linkqueue import link_pending
 from connector.mirror.people import load_people
 from connector.mirror.runs import finish_run, start_run
 from connector.model import (
@@ -202,6 +203,7 @@ def run_cycle(
             crash_point("after_pull")
         if stop is not None and stop.is_set():
             return _finish(mirror, report, clients, "stopped")
+        link_pending(mirror)  # people as the mirror knows them: no record left waiting for its identity
         planner = Planner(
             stage_values=lambda crm, obj, stage: stage_writes(mapping, crm, obj, stage),
             task_key=task_key,

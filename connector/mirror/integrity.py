@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from connector.mirror import tables as t
 from connector.mirror.identity import PERSON_TYPES
+from connector.mirror.linkqueue import queued_keys
 
 
 def integrity_check(session: Session) -> list[str]:
@@ -54,6 +55,7 @@ def integrity_check(session: Session) -> list[str]:
             f"records {crm}:{otype}:{rid}: version_no {v} but {n or 0} earlier version rows"
             f" numbered {low}..{high} (expected 1..{v - 1})"
         )
+    queued = queued_keys(session)  # linked with their batch (linkqueue), not missing
     for crm, otype in PERSON_TYPES:
         missing = (
             select(rec.record_id)
@@ -64,7 +66,9 @@ def integrity_check(session: Session) -> list[str]:
             .where(rec.crm == crm.value, rec.object_type == otype, ids.person_id.is_(None))
         )
         problems.extend(
-            f"records {crm.value}:{otype}:{rid}: no identity" for rid in conn.execute(missing).scalars()
+            f"records {crm.value}:{otype}:{rid}: no identity"
+            for rid in conn.execute(missing).scalars()
+            if (crm.value, otype, rid) not in queued
         )
     owner = t.PEOPLE.alias("owner")
     for pid in conn.execute(

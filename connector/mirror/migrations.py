@@ -536,6 +536,11 @@ def _current_version_in_records(conn: Connection) -> None:
         conn.exec_driver_sql(f"CREATE TRIGGER evaluation_change_{name} {CHANGE_TRIGGERS[name]}")
 
 
+def _identity_queue(conn: Connection) -> None:
+    """Pulled pages' person records wait here to be linked in batches (`linkqueue`)."""
+    SQLModel.metadata.create_all(conn, tables=[t.LINK_QUEUE], checkfirst=False)
+
+
 MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (1, "initial schema", _initial_schema),
     (2, "lookup indexes", _record_lookup_indexes),
@@ -544,6 +549,7 @@ MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (5, "deferred foreign keys and fewer b-trees on the pull's hot tables", _hot_path_tables),
     (6, "people.merged_into indexed only where set", _people_merged_partial),
     (7, "the current version only in records", _current_version_in_records),
+    (8, "identity links queued per page, linked in batches", _identity_queue),
 )
 # Migrations that rebuild SQLite tables: run with foreign keys off (a DROP TABLE of a parent would
 # check, or cascade to, its children) and checked with foreign_key_check before they commit.

@@ -32,6 +32,7 @@ from connector.mirror.identity import (
     link_people,
     record_links,
 )
+from connector.mirror.linkqueue import queue_links
 from connector.mirror.sqlutil import (
     chunks,
     dumps,
@@ -78,6 +79,7 @@ class PageResult:
     inserted: int
     changed: int
     unchanged: int
+    queued: int = 0  # person records and merge edges queued for linking (`defer_links`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,9 +269,12 @@ def upsert_page(
     records: Sequence[SourceRecord],
     cursor: CursorUpdate | None = None,
     flags_for: FlagsFor | None = None,
+    *,
+    defer_links: bool = False,
 ) -> PageResult:
     """Mirror one page: current rows, the superseded version of each changed record, identities,
-    links, cursor.
+    links, cursor. With `defer_links` the page's person records are queued for `linkqueue` to
+    link in a later batch (the pull does so) instead of linked here.
 
     One pass per record: its canonical JSON is built once for the hash and the current row, its
     normalised email once for the flags and the identity link, its row in the driver's types
@@ -336,10 +341,14 @@ def upsert_page(
     prepare(session, _change_statement).run(session, changed, ready=True)
     prepare(session, _touch_statement).run(session, touched)
     insert_ignore_rows(session, t.LINKS, _LINK_COLUMNS, links)
-    link_people(session, people, edges)
+    queued = 0
+    if defer_links:
+        queued = queue_links(session, people, edges)
+    else:
+        link_people(session, people, edges)
     if cursor is not None:
         set_cursor(session, cursor.stream, cursor.value, cursor.last_id, run_id)
-    return PageResult(inserted=len(inserted), changed=len(changed), unchanged=len(touched))
+    return PageResult(inserted=len(inserted), changed=len(changed), unchanged=len(touched), queued=queued)
 
 
 def row_to_record(row: Any) -> SourceRecord:

@@ -277,6 +277,18 @@ class EvaluationChange(SQLModel, table=True):
     record_id: str | None = None
 
 
+class LinkQueueRow(SQLModel, table=True):
+    """One pulled page's person records and merge edges, waiting to be linked to people
+    (migration 8; see `linkqueue`). JSON: `persons` [[crm, object_type, record_id, email], ...],
+    `edges` [[loser crm, type, id, survivor crm, type, id, kind], ...]."""
+
+    __tablename__ = "identity_queue"
+    seq: int | None = Field(default=None, primary_key=True)
+    persons: str
+    edges: str
+    queued_at: datetime = _when()
+
+
 def table(model: type[SQLModel]) -> Table:
     """The Core `Table` behind a SQLModel class (typed, for Core statements)."""
     result = model.__table__  # type: ignore[attr-defined]
@@ -299,3 +311,4 @@ ATTEMPTS = table(WriteAttempt)
 MIGRATIONS = table(SchemaMigration)
 EVALUATIONS = table(EvaluationRow)
 EVALUATION_CHANGES = table(EvaluationChange)
+LINK_QUEUE = table(LinkQueueRow)

@@ -14,9 +14,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from connector.crm.protocol import CrmReader
 from connector.mirror.db import open_mirror
+from connector.mirror.integrity import integrity_check
+from connector.mirror.linkqueue import queued_keys
 from connector.pull import PAUSE_ENV, pull_cycle
 from tests.contract.pull.conftest import (
     SfFactory,
@@ -96,6 +99,9 @@ def test_kill_between_pages_resumes_without_loss_or_duplicate_versions(
     mirror = open_mirror(f"sqlite:///{db}")
     before = len(mirrored(mirror, crm, object_type))
     assert 0 < before < len(truth)  # killed mid-window
+    with mirror.reader() as s:  # the committed page's people wait for their batch (linkqueue)
+        assert len(queued_keys(s)) == before
+        assert integrity_check(s) == []
 
     stats = pull_cycle(mirror, [reader], now=datetime.now(UTC) + timedelta(seconds=1), streams=[stream])
 
@@ -104,3 +110,8 @@ def test_kill_between_pages_resumes_without_loss_or_duplicate_versions(
     assert set(mirrored(mirror, crm, object_type)) == truth
     assert version_counts(mirror, crm) == (len(truth), 1)  # no version twice after the kill
     assert not _window_in_flight(db, stream)
+    with mirror.reader() as s:  # the killed run's queued page linked with the rest
+        assert not queued_keys(s)
+        linked = s.execute(text("SELECT count(*) FROM identities WHERE object_type = :t"), {"t": object_type})
+        assert linked.scalar_one() == len(truth)
+        assert integrity_check(s) == []

@@ -13,7 +13,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connector.mirror.audit import current_stages
+from connector.mirror.identity import email_person_id
+from connector.mirror.linkqueue import queued_keys
 from connector.mirror.people import resolve_person
+from connector.mirror.records import upsert_page
+from connector.model import Crm, SourceRecord
 from connector.rules.fields import parse_datetime
 from connector.rules.loader import DEFAULT_MAPPING, load_texts
 from connector.sync import CycleReport
@@ -173,3 +177,24 @@ def test_a_mapping_change_re_evaluates_everyone(crms: Crms) -> None:
 
     assert (report.people, report.people_unchanged) == (total, 0)
     assert after.people < total // 10
+
+
+def test_a_cycle_links_what_a_killed_pull_left_queued_before_it_evaluates(crms: Crms) -> None:
+    settle(crms)
+    contact = SourceRecord(
+        Crm.HUBSPOT, "contacts", "990001", {"email": "queued@example.com", "lifecyclestage": "lead"},
+        datetime.now(UTC),
+    )  # fmt: skip
+    mirror = crms.mirror()
+    with mirror.transaction() as s:  # a pull killed after this page: its person is still queued
+        upsert_page(s, None, [contact], defer_links=True)
+    mirror.close()
+
+    report = crms.cycle(pull=False)
+
+    assert email_person_id("queued@example.com") in evaluated_in(crms, report)
+    mirror = crms.mirror()
+    with mirror.reader() as s:
+        assert not queued_keys(s)
+        assert resolve_person(s, "hubspot:contacts:990001") == email_person_id("queued@example.com")
+    mirror.close()
