@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import orjson
 from sqlalchemy import delete, insert, select
@@ -49,14 +48,10 @@ def queue_links(session: Session, persons: Sequence[Person], edges: Sequence[Mer
     return len(persons) + len(edges)
 
 
-def _key(values: Sequence[Any]) -> RecordKey:
-    crm, object_type, record_id = values
-    return (str(crm), str(object_type), str(record_id))
-
-
 def _page(persons: str, edges: str) -> tuple[list[Person], list[MergeEdge]]:
-    people: list[Person] = [(_key(p[:3]), p[3]) for p in orjson.loads(persons)]
-    merges = [MergeEdge(_key(e[:3]), _key(e[3:6]), str(e[6])) for e in orjson.loads(edges)]
+    """A queued row back into `link_people`'s arguments (JSON arrays of strings, as written)."""
+    people: list[Person] = [((p[0], p[1], p[2]), p[3]) for p in orjson.loads(persons)]
+    merges = [MergeEdge((e[0], e[1], e[2]), (e[3], e[4], e[5]), e[6]) for e in orjson.loads(edges)]
     return people, merges
 
 
