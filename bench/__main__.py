@@ -15,9 +15,15 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
+
+
+def _row(r: dict[str, Any]) -> str:
+    cells = (r["bench"], r["metric"], f"{r['value']:,}", r["unit"], r["target"], r.get("note") or "")
+    return "| " + " | ".join(cells) + " |"
 
 
 def _machine() -> str:
@@ -58,12 +64,9 @@ def main(argv: list[str]) -> int:
     lines = [
         f"Measured {stamp} on {_machine()}.",
         "",
-        "| benchmark | metric | value | unit | target |",
-        "|---|---|---:|---|---|",
-        *(
-            f"| {r['bench']} | {r['metric']} | {r['value']:,} | {r['unit']} | {r['target']} |"
-            for r in records
-        ),
+        "| benchmark | metric | value | unit | target | note |",
+        "|---|---|---:|---|---|---|",
+        *(_row(r) for r in records),
     ]
     (RESULTS / f"{out}.md").write_text("\n".join(lines) + "\n")
     print("\n" + "\n".join(lines))

@@ -28,7 +28,7 @@ def emit(bench: str, metric: str, value: float, unit: str, *, target: str = "", 
         "target": target,
         "note": note,
     }
-    suffix = f"  (target {target})" if target else ""
+    suffix = (f"  (target {target})" if target else "") + (f"  [{note}]" if note else "")
     print(f"{bench:<18} {metric:<48} {value:>14,.2f} {unit}{suffix}")
     out = os.environ.get("BENCH_RESULTS")
     if out:
