@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 LOOKBACK = timedelta(minutes=10)
 PAUSE_ENV = "REVOPS_PULL_PAUSE_AFTER_PAGE"
+YOUNG_GC_THRESHOLD = 20_000
 
 
 def _required_time(value: object) -> datetime:
@@ -126,12 +127,18 @@ class StreamStats:
 def gc_frozen() -> Iterator[None]:
     """Leave the objects alive before a pull (modules, clients, caches) out of the collector's
     passes during it: the pull's allocations trigger collections that re-scanned that whole heap
-    each time (GC 5.3 -> 1.5 µs CPU per record on the full-pull bench). Unfrozen afterwards, so
-    nothing stays exempt from collection."""
+    each time (GC 5.3 -> 1.5 µs CPU per record on the full-pull bench). The young generation is
+    collected every `YOUNG_GC_THRESHOLD` net allocations instead of 700: a page's records, dicts
+    and rows are freed by reference counting, but each collection still walked the page in
+    flight (1.82 -> 0.15 µs per record, 702 -> 4 collections, the same 5,765 cycles freed).
+    Both undone afterwards, so nothing stays exempt from collection."""
+    thresholds = gc.get_threshold()
     gc.freeze()
+    gc.set_threshold(max(thresholds[0], YOUNG_GC_THRESHOLD), *thresholds[1:])
     try:
         yield
     finally:
+        gc.set_threshold(*thresholds)
         gc.unfreeze()
 
 
