@@ -20,15 +20,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from connector.mirror import tables as t
 from connector.mirror.db import Mirror
 from connector.mirror.identity import MergeEdge, Person, RecordKey, link_people
-from connector.mirror.sqlutil import now_utc
+from connector.mirror.sqlutil import now_utc, prepare
 
 LINK_BATCH = 5000
 """Records queued before the pull links them. Memory: the queued pages' keys and emails; the
@@ -39,13 +40,17 @@ def queue_links(session: Session, persons: Sequence[Person], edges: Sequence[Mer
     """Queue one page's person records and merge edges; returns how many items were queued."""
     if not persons and not edges:
         return 0
-    row = {
-        "persons": orjson.dumps([[*key, email] for key, email in persons]).decode(),
-        "edges": orjson.dumps([[*e.loser, *e.survivor, e.kind] for e in edges]).decode(),
-        "queued_at": now_utc(),
-    }
-    session.connection().execute(insert(t.LINK_QUEUE), row)
+    row = (
+        orjson.dumps([(*key, email) for key, email in persons]).decode(),
+        orjson.dumps([(*e.loser, *e.survivor, e.kind) for e in edges]).decode(),
+        now_utc(),
+    )
+    prepare(session, _queue_insert).run(session, [row])
     return len(persons) + len(edges)
+
+
+def _queue_insert() -> tuple[Any, tuple[str, ...]]:
+    return t.LINK_QUEUE.insert(), ("persons", "edges", "queued_at")
 
 
 def _page(persons: str, edges: str) -> tuple[list[Person], list[MergeEdge]]:
