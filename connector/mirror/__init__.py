@@ -15,6 +15,7 @@ from connector.mirror.audit import (
 from connector.mirror.cursors import Cursor, all_cursors, get_cursor, set_cursor
 from connector.mirror.db import Mirror, create_mirror_engine, open_mirror
 from connector.mirror.integrity import integrity_check
+from connector.mirror.linkqueue import LinkBatcher, link_pending, link_queued, queued_keys
 from connector.mirror.migrations import applied_versions, migrate
 from connector.mirror.outbox import (
     Attempt,
@@ -56,6 +57,7 @@ __all__ = [
     "FlaggedRecord",
     "FlagsFor",
     "KeyFilter",
+    "LinkBatcher",
     "Mirror",
     "OutboxItem",
     "OutboxRow",
@@ -83,6 +85,8 @@ __all__ = [
     "history",
     "integrity_check",
     "latest_modified",
+    "link_pending",
+    "link_queued",
     "load_people",
     "mark_deleted",
     "mark_failed",
@@ -94,6 +98,7 @@ __all__ = [
     "outbox_counts",
     "pending",
     "person_timeline",
+    "queued_keys",
     "recent_runs",
     "record_attempt",
     "requeue",

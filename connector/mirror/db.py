@@ -32,9 +32,11 @@ _SQLITE_PRAGMAS = (
     # Statement journals (statements that fire a trigger, insert from a SELECT...) in memory: in
     # temp files they cost a full pull 4x the write syscalls and twice its system CPU time.
     "PRAGMA temp_store=MEMORY",
-    # 8 MiB page cache (default 2 MiB): a 2,000-record page dirties more than 2 MiB, and a full
-    # cache spills to the WAL mid-transaction and re-reads evicted index pages (pread each).
-    "PRAGMA cache_size=-8192",
+    # 32 MiB page cache (default 2 MiB; filled only as pages are read): a 2,000-record page dirties
+    # more than 2 MiB, and a full cache spills to the WAL mid-transaction and re-reads evicted index
+    # pages (a pread each). 8 -> 32 MiB: a full pull's preads 65,900 -> 39,500 (person-id index
+    # leaves stay cached between link batches, `linkqueue`).
+    "PRAGMA cache_size=-32768",
 )
 _IMMEDIATE = "mirror_immediate"
 
