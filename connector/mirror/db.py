@@ -24,6 +24,11 @@ from sqlalchemy.orm import Session
 
 BUSY_TIMEOUT_MS = 30_000
 _SQLITE_PRAGMAS = (
+    # 8 KiB pages for a new database (an existing one keeps its own; this must precede WAL mode):
+    # a pulled record's row is ~1 KB, and each WAL frame costs two write calls. A full pull
+    # replayed into an empty mirror: pwrite calls 143,400 -> 71,900, preads 39,500 -> 18,400,
+    # the file 118 -> 106 MB; process time lower in 4 of 5 alternating pairs.
+    "PRAGMA page_size=8192",
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",
     "PRAGMA foreign_keys=ON",

@@ -33,7 +33,7 @@ from connector.mirror.sqlutil import chunks, now_utc, prepare
 
 LINK_BATCH = 5000
 """Records queued before the pull links them. Memory: the queued pages' keys and emails; the
-batch's dirty index pages (~1,200 at 60,000 people) fit the 32 MiB page cache."""
+batch's dirty index pages (~5 MB at 60,000 people) fit the 32 MiB page cache."""
 
 
 def queue_links(session: Session, persons: Sequence[Person], edges: Sequence[MergeEdge]) -> int:

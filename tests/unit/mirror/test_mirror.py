@@ -6,6 +6,7 @@ import json
 import re
 import sqlite3
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import FromClause, func, select
@@ -417,3 +418,21 @@ def test_a_version_2_database_upgrades_and_finds_deals_by_target_through_an_inde
             row[3] for row in raw.execute(f"EXPLAIN QUERY PLAN {query}", ("hubspot", "contacts", "1", "2"))
         )
     assert "ix_record_links_to_from" in plan, plan
+
+
+def test_a_new_mirror_uses_8_kib_pages_and_an_existing_one_keeps_its_own(tmp_path: Path) -> None:
+    fresh = open_mirror(f"sqlite:///{tmp_path / 'new.db'}")
+    with fresh.reader() as s:
+        assert s.connection().exec_driver_sql("PRAGMA page_size").scalar() == 8192
+    fresh.close()
+    old = tmp_path / "old.db"
+    with sqlite3.connect(old) as raw:  # a mirror made before: 4 KiB pages, WAL already on
+        raw.execute("PRAGMA page_size=4096")
+        raw.execute("PRAGMA journal_mode=WAL")
+        raw.execute("CREATE TABLE t (x)")
+    reopened = open_mirror(f"sqlite:///{old}")
+    page(reopened, hs("1", "a@x.io"))
+    with reopened.reader() as s:
+        assert s.connection().exec_driver_sql("PRAGMA page_size").scalar() == 4096
+        assert integrity_check(s) == []
+    reopened.close()
