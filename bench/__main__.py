@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench._speed import reference_ms
+
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 
@@ -44,6 +46,7 @@ def main(argv: list[str]) -> int:
     raw = RESULTS / "latest.jsonl.tmp"
     raw.unlink(missing_ok=True)
     failed = []
+    speed_before = reference_ms()
     for script in scripts:
         print(f"\n== {script.stem} ==", flush=True)
         started = time.perf_counter()
@@ -57,12 +60,20 @@ def main(argv: list[str]) -> int:
             failed.append(script.stem)
     records = [json.loads(line) for line in raw.read_text().splitlines()] if raw.exists() else []
     raw.unlink(missing_ok=True)
+    speed = {"before": round(speed_before, 1), "after": round(reference_ms(), 1)}
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     (RESULTS / f"{out}.json").write_text(
-        json.dumps({"machine": _machine(), "when": stamp, "results": records}, indent=1) + "\n"
+        json.dumps(
+            {"machine": _machine(), "when": stamp, "speed_reference_ms": speed, "results": records}, indent=1
+        )
+        + "\n"
     )
     lines = [
         f"Measured {stamp} on {_machine()}.",
+        (
+            f"Machine speed reference (bench/_speed.py, CPU ms, lower is faster): {speed['before']}"
+            f" before the benchmarks, {speed['after']} after."
+        ),
         "",
         "| benchmark | metric | value | unit | target | note |",
         "|---|---|---:|---|---|---|",

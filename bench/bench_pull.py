@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, TypedDict
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._report import emit, peak_rss_mb
+from bench._speed import reference_ms
 
 if TYPE_CHECKING:  # the connector is imported lazily: the sandbox child needs none of the reader side
     from connector.config import Settings
@@ -183,11 +184,13 @@ REPEAT = max(1, int(os.environ.get("BENCH_PULL_REPEAT", "3")))
 
 @dataclass(frozen=True)
 class FullPull:
-    """One full pull into an empty mirror: its CPU per record in µs, the mirror's part, wall time."""
+    """One full pull into an empty mirror: its CPU per record in µs, the mirror's part, wall time,
+    and the machine speed reference (ms) timed just before it."""
 
     cpu: float
     mirror: float
     wall: float
+    reference: float
 
 
 def full_pull(info: SandboxInfo, db: str) -> tuple[FullPull, int, int, Mirror, list[CrmReader]]:
@@ -197,13 +200,15 @@ def full_pull(info: SandboxInfo, db: str) -> tuple[FullPull, int, int, Mirror, l
 
     mirror = open_mirror(f"sqlite:///{db}")
     rs = readers(info)
+    reference = reference_ms()
     cpu0, wall0 = cpu_seconds(), time.perf_counter()
     stats = pull_cycle(mirror, rs, now=datetime.now(UTC))
     cpu, wall = cpu_seconds() - cpu0, time.perf_counter() - wall0
     records = sum(s.records for s in stats)
     per = 1e6 / records
     used = sum(r.api_calls for r in rs) + 1  # + the Salesforce OAuth login made at connect
-    return FullPull(cpu * per, sum(s.mirror_cpu for s in stats) * per, wall), records, used, mirror, rs
+    figures = FullPull(cpu * per, sum(s.mirror_cpu for s in stats) * per, wall, reference)
+    return figures, records, used, mirror, rs
 
 
 def run_main() -> None:
@@ -235,6 +240,9 @@ def run_main() -> None:
             median = statistics.median(r.cpu for r in runs)
             emit("pull", "connector CPU per record, median run", median, "µs", note=f"{REPEAT} runs")
             emit("pull", "full pull wall time (sandbox included)", best.wall, "s")
+            refs = ", ".join(f"{r.reference:.1f}" for r in runs)
+            note = f"all runs: {refs}"
+            emit("pull", "machine speed reference before the best run", best.reference, "ms", note=note)
             before = sum(r.api_calls for r in rs)
             stats = pull_cycle(mirror, rs, now=datetime.now(UTC) + timedelta(seconds=1))
             active = [s for s in stats if not s.skipped]
