@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from connector.config import Settings
+from connector.errors import ConfigError
 
 if TYPE_CHECKING:
     from connector.rules.compiled import Mapping
@@ -41,7 +42,7 @@ def _settings(env_file: Path, *, log_json: bool = False, log_level: str = "INFO"
 
     try:
         settings = Settings.from_env(env_file=env_file)
-    except (ValueError, OSError) as exc:  # a malformed .env line, an unreadable *_FILE secret
+    except (ValueError, OSError, ConfigError) as exc:  # a malformed .env line or value, an unreadable *_FILE
         console.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(2) from None
     register_settings(settings)
@@ -148,7 +149,10 @@ def sync(
         rules_now = _mapping(settings, mapping)
         with Lease(settings.database_url, wait=wait):
             mirror = m.open_mirror(settings.database_url)
-            report = run_with_progress(console, clients, mirror, rules_now, streams=stream, push=push)
+            report = run_with_progress(
+                console, clients, mirror, rules_now, streams=stream, push=push,
+                ambiguous_grace=settings.ambiguous_grace,
+            )  # fmt: skip
         print_cycle(report, title="sync")
 
 

@@ -6,9 +6,11 @@ exception message cannot leak it.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from connector.errors import ConfigError
@@ -84,6 +86,20 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     return int(raw)
 
 
+def _seconds(env: Mapping[str, str], name: str, default: timedelta) -> timedelta:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = math.nan
+    if not 0 <= seconds < math.inf:
+        default_s = f"{default.total_seconds():g}"
+        raise ConfigError(f"{name}={raw!r}: use a number of seconds, 0 or more (default {default_s})")
+    return timedelta(seconds=seconds)
+
+
 def _secret(env: Mapping[str, str], name: str) -> Secret | None:
     value = _lookup(env, name)
     return Secret(value) if value else None
@@ -115,6 +131,12 @@ class SalesforceSettings:
     ca_bundle: str | None = None  # a PEM to trust (the sandbox's generated CA)
 
 
+AMBIGUOUS_GRACE_ENV = "REVOPS_AMBIGUOUS_GRACE_SECONDS"
+DEFAULT_AMBIGUOUS_GRACE = timedelta(minutes=2)
+"""How old the last attempt of a write with no answer must be before the relay sends it again:
+longer than a request can stay in flight plus HubSpot's search-index delay."""
+
+
 @dataclass(frozen=True)
 class Settings:
     hubspot: HubSpotSettings = field(default_factory=HubSpotSettings)
@@ -123,6 +145,7 @@ class Settings:
     mappings: tuple[str, ...] = ("mappings/the-model.yaml",)
     jobs: str = "jobs/default.yaml"
     log_json: bool = False
+    ambiguous_grace: timedelta = DEFAULT_AMBIGUOUS_GRACE
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, env_file: Path | None = None) -> Settings:
@@ -159,4 +182,5 @@ class Settings:
             mappings=tuple(m for m in mappings.split(",") if m) if mappings else cls.mappings,
             jobs=env.get("REVOPS_JOBS", cls.jobs),
             log_json=env.get("REVOPS_LOG_JSON", "").lower() in {"1", "true", "yes"},
+            ambiguous_grace=_seconds(env, AMBIGUOUS_GRACE_ENV, DEFAULT_AMBIGUOUS_GRACE),
         )

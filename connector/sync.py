@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple
 
-from connector.config import Settings
+from connector.config import DEFAULT_AMBIGUOUS_GRACE, Settings
 from connector.crm.clients import HubSpotConnection, SalesforceConnection
 from connector.mirror.audit import save_decisions
 from connector.mirror.db import Mirror, open_mirror
@@ -186,11 +186,13 @@ def run_cycle(
     stop: threading.Event | None = None,
     quota_share: float = 0.8,
     sweep_every: timedelta | None = DEFAULT_SWEEP,
+    ambiguous_grace: timedelta = DEFAULT_AMBIGUOUS_GRACE,
 ) -> CycleReport:
     """Run one cycle. `pull` defaults to `not dry_run`; `stop` ends it between phases.
 
     `sweep_every`: everyone is evaluated at least this often even if nothing of theirs changed
-    (None: never; timedelta(0): every cycle, the behaviour before selective evaluation)."""
+    (None: never; timedelta(0): every cycle, the behaviour before selective evaluation).
+    `ambiguous_grace`: `Settings.ambiguous_grace`, passed on to the relay."""
     clients = source if isinstance(source, Clients) else Clients.from_settings(source)
     now = now or datetime.now(UTC)
     do_pull = (not dry_run) if pull is None else pull
@@ -233,7 +235,8 @@ def run_cycle(
         report.payload_mismatch = saved.payload_mismatch
         crash_point("after_outbox_commit")
         if push and not (stop is not None and stop.is_set()):
-            relay = Relay(MirrorStore(mirror), clients.writers(), quota_share=quota_share)
+            store = MirrorStore(mirror)
+            relay = Relay(store, clients.writers(), quota_share=quota_share, ambiguous_grace=ambiguous_grace)
             report.relay = relay.drain()
         return _finish(mirror, report, clients, "partial" if report.stopped else "ok")
     except Exception as exc:
@@ -378,6 +381,7 @@ def main(argv: list[str] | None = None) -> int:
         dry_run=args.dry_run,
         pull=False if args.no_pull else None,
         sweep_every=timedelta(0) if args.full else DEFAULT_SWEEP,
+        ambiguous_grace=settings.ambiguous_grace,
     )
     print(report.summary())  # noqa: T201 - the module's CLI output
     return 0

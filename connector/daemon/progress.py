@@ -11,13 +11,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from collections.abc import Mapping as MappingT
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from connector import mirror as m
+from connector.config import DEFAULT_AMBIGUOUS_GRACE
 from connector.crm.protocol import CrmReader, Known, Page, Quota, Window
 from connector.crm.streams import Stream
 from connector.model import Crm
@@ -82,6 +83,7 @@ def run_with_progress(
     streams: Sequence[str] | None = None,
     push: bool = True,
     now: datetime | None = None,
+    ambiguous_grace: timedelta = DEFAULT_AMBIGUOUS_GRACE,
 ) -> CycleReport:
     """One cycle with a bar per stream while pulling, then a status line while judging and pushing."""
     from connector.sync import run_cycle  # noqa: PLC0415 - sync imports this module's callers
@@ -104,6 +106,8 @@ def run_with_progress(
             progress.start_task(phase)
             return pulled
 
-        report = run_cycle(clients, mirror, mapping, now, push=push, pull_fn=pull_then_mark)
+        report = run_cycle(
+            clients, mirror, mapping, now, push=push, pull_fn=pull_then_mark, ambiguous_grace=ambiguous_grace
+        )
         progress.update(phase, completed=1)
     return report

@@ -13,10 +13,11 @@ import threading
 from collections.abc import Mapping as MappingT
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from connector import mirror as m
-from connector.config import Settings
+from connector.config import DEFAULT_AMBIGUOUS_GRACE, Settings
 from connector.crm.streams import get_stream
 from connector.daemon.health import Health, HealthServer, Metrics
 from connector.daemon.lease import Lease
@@ -100,6 +101,7 @@ class CycleRunner:
     clients: Clients
     metrics: Metrics
     base: Path
+    ambiguous_grace: timedelta = DEFAULT_AMBIGUOUS_GRACE
 
     def __post_init__(self) -> None:
         self.holders: dict[str, MappingHolder[Mapping]] = {}
@@ -126,6 +128,7 @@ class CycleRunner:
             stop=stop,
             pull_fn=job_pull(job.streams),
             sweep_every=job.sweep_every,
+            ambiguous_grace=self.ambiguous_grace,
         )
         log.info("job %s: %s", job.id, report.summary().replace("\n", "; "))
         figures = figures_from(report, clients, before)
@@ -154,7 +157,7 @@ def serve(
     metrics = Metrics()
     shortest = min((j.interval.total_seconds() for j in jobs.jobs if j.interval), default=3600.0)
     health = Health(stale_after=max(300.0, shortest * 3))
-    runner = CycleRunner(mirror, clients, metrics, base)
+    runner = CycleRunner(mirror, clients, metrics, base, settings.ambiguous_grace)
     for job in jobs.jobs:  # refuse to start on a bad mapping: there is no last good one yet
         mapping = runner.holder(job).current()
         health.mapping_version = mapping.version

@@ -15,15 +15,14 @@ CRM's pushing for the cycle and says so in the report.
 from __future__ import annotations
 
 import logging
-import math
-import os
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, TypeVar
 
-from connector.errors import ConfigError, FatalError, QuotaExhausted, RetryableError
+from connector.config import DEFAULT_AMBIGUOUS_GRACE
+from connector.errors import FatalError, QuotaExhausted, RetryableError
 from connector.model import Crm
 from connector.push.conflicts import Verdict, judge, supersede
 from connector.push.crash import crash_point
@@ -96,33 +95,14 @@ class RelayReport:
         return sum(r.outcomes[outcome.value] for r in self.by_crm.values())
 
 
-GRACE_ENV = "REVOPS_AMBIGUOUS_GRACE_SECONDS"
-
-
-def grace_from_env() -> timedelta:
-    """`REVOPS_AMBIGUOUS_GRACE_SECONDS` (default 120): how old the last attempt of an ambiguous
-    task or clear must be before it is sent again (see `Relay.ambiguous_grace`)."""
-    raw = os.environ.get(GRACE_ENV, "").strip()
-    if not raw:
-        return timedelta(minutes=2)
-    try:
-        seconds = float(raw)
-    except ValueError:
-        seconds = math.nan
-    if not 0 <= seconds < math.inf:
-        raise ConfigError(f"{GRACE_ENV}={raw!r}: use a number of seconds, 0 or more (default 120)")
-    return timedelta(seconds=seconds)
-
-
 @dataclass
 class Relay:
     store: OutboxStore
     writers: Mapping[Crm, Writer]
     quota_share: float = 0.8  # stop pushing once this share of the daily allowance is used
     # An ambiguous task not found by key is re-created, and an ambiguous clear not yet seen in
-    # the mirror re-sent, only once its last attempt is this old: longer than a request can stay
-    # in flight plus HubSpot's search-index delay.
-    ambiguous_grace: timedelta = field(default_factory=grace_from_env)
+    # the mirror re-sent, only once its last attempt is this old (`REVOPS_AMBIGUOUS_GRACE_SECONDS`).
+    ambiguous_grace: timedelta = DEFAULT_AMBIGUOUS_GRACE
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     def drain(self) -> RelayReport:

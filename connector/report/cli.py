@@ -50,15 +50,20 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console  # noqa: PLC0415 - keep CLI start-up light
 
         from connector.config import Settings  # noqa: PLC0415
+        from connector.errors import ConfigError  # noqa: PLC0415
         from connector.mirror import open_mirror  # noqa: PLC0415
         from connector.report.api import report_from_mirror  # noqa: PLC0415
         from connector.report.render_html import render_html  # noqa: PLC0415
         from connector.report.render_json import render_json  # noqa: PLC0415
         from connector.report.render_terminal import render_terminal  # noqa: PLC0415
-        from connector.rules.loader import load_mapping  # noqa: PLC0415
+        from connector.rules.loader import MappingError, load_mapping  # noqa: PLC0415
 
-        settings = Settings.from_env()
-        mapping = load_mapping(*(Path(p) for p in settings.mappings))
+        try:
+            settings = Settings.from_env()
+            mapping = load_mapping(*(Path(p) for p in settings.mappings))
+        except (ConfigError, MappingError) as exc:  # one line naming the variable or file:line
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
         mirror = open_mirror(db or settings.database_url)
         try:
             bounds = {"since": _date(since, "--since"), "until": _date(until, "--until")}

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from connector.config import AMBIGUOUS_GRACE_ENV
 from connector.push.crash import ENV
-from connector.push.relay import GRACE_ENV
 from tests.contract.push.harness import Crms
 from tests.faults.invariants import (
     RecordProperty,
@@ -74,7 +74,7 @@ def test_kill_9_at_random_points(tmp_path: Path, runs: int, record_property: Rec
             # clear that never reached the CRM; in production it waits the grace (2 min) before it
             # is sent again. Here nothing is still in flight and the sandbox indexes at once, so the
             # restart may re-send at once and "every write in its CRM" is checkable right away.
-            code, err = run_child(crms, env={GRACE_ENV: "0"})
+            code, err = run_child(crms, env={AMBIGUOUS_GRACE_ENV: "0"})
             assert code == 0, f"seed {seed}, run {run} ({where}): restart failed: {err[-1500:]}"
             lost += [f"run {run} ({where}), after restart: {p}" for p in losses(crms)]
         lost += settled_to_rules(crms)

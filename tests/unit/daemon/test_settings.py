@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from connector.config import Secret, Settings
+from connector.config import AMBIGUOUS_GRACE_ENV, Secret, Settings
 from connector.errors import ConfigError
 
 
@@ -68,3 +69,30 @@ def test_hubspot_search_rate(raw: str | None, rate: int) -> None:
 def test_a_bad_search_rate_names_the_variable(raw: str) -> None:
     with pytest.raises(ConfigError, match=rf"HUBSPOT_SEARCH_RATE: expected a whole number >= 0, got '{raw}'"):
         Settings.from_env({"HUBSPOT_SEARCH_RATE": raw})
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (None, timedelta(minutes=2)),
+        ("", timedelta(minutes=2)),
+        ("0", timedelta(0)),
+        (" 30.5 ", timedelta(seconds=30.5)),
+    ],
+)
+def test_ambiguous_grace(raw: str | None, expected: timedelta) -> None:
+    env = {} if raw is None else {AMBIGUOUS_GRACE_ENV: raw}
+    assert Settings.from_env(env).ambiguous_grace == expected
+
+
+def test_ambiguous_grace_from_the_env_file(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text(f"{AMBIGUOUS_GRACE_ENV}=45\n")
+    assert Settings.from_env({}, env_file=env_file).ambiguous_grace == timedelta(seconds=45)
+
+
+@pytest.mark.parametrize("raw", ["-1", "2m", "inf", "nan"])
+def test_a_bad_ambiguous_grace_names_the_variable(raw: str) -> None:
+    expected = rf"{AMBIGUOUS_GRACE_ENV}='{raw}': use a number of seconds, 0 or more \(default 120\)"
+    with pytest.raises(ConfigError, match=expected):
+        Settings.from_env({AMBIGUOUS_GRACE_ENV: raw})
