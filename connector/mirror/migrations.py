@@ -541,6 +541,38 @@ def _identity_queue(conn: Connection) -> None:
     SQLModel.metadata.create_all(conn, tables=[t.LINK_QUEUE], checkfirst=False)
 
 
+# Migration 9's `people`, as tables.py generates it for SQLite now (frozen like migration 7's).
+_PEOPLE_9 = _table(
+    "people",
+    "person_id VARCHAR NOT NULL",
+    "email VARCHAR",
+    "merged_into VARCHAR",
+    "created_at DATETIME NOT NULL",
+    "PRIMARY KEY (person_id)",
+)
+_PEOPLE_COLUMNS = "person_id, email, merged_into, created_at"
+
+
+def _people_email_not_unique(conn: Connection) -> None:
+    """`people.email` loses its UNIQUE constraint, which only repeated the primary key: a person
+    with an email has the email's hash as its id (one email, one id) and a person without one has
+    a NULL email. The constraint's index was one more random b-tree insert per person a pull
+    creates: 198.3k -> 193.9k user-space instructions per record in the full-pull replay.
+    SQLite rebuilds `people` (foreign keys off, checked before commit, like migration 5)."""
+    if conn.dialect.name != "sqlite":
+        conn.exec_driver_sql("ALTER TABLE people DROP CONSTRAINT IF EXISTS people_email_key")
+        return
+    conn.exec_driver_sql(_PEOPLE_9.replace("CREATE TABLE people (", "CREATE TABLE _new_people (", 1))
+    conn.exec_driver_sql(
+        f"INSERT INTO _new_people ({_PEOPLE_COLUMNS}) SELECT {_PEOPLE_COLUMNS} FROM people"  # noqa: S608 - our names
+    )
+    conn.exec_driver_sql("DROP TABLE people")
+    conn.exec_driver_sql("ALTER TABLE _new_people RENAME TO people")
+    (index,) = t.PEOPLE.indexes
+    conn.execute(CreateIndex(index))
+    conn.exec_driver_sql(f"CREATE TRIGGER evaluation_change_person {_CHANGE_TRIGGERS['person']}")
+
+
 MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (1, "initial schema", _initial_schema),
     (2, "lookup indexes", _record_lookup_indexes),
@@ -550,10 +582,11 @@ MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (6, "people.merged_into indexed only where set", _people_merged_partial),
     (7, "the current version only in records", _current_version_in_records),
     (8, "identity links queued per page, linked in batches", _identity_queue),
+    (9, "people.email not unique (the id already is)", _people_email_not_unique),
 )
 # Migrations that rebuild SQLite tables: run with foreign keys off (a DROP TABLE of a parent would
 # check, or cascade to, its children) and checked with foreign_key_check before they commit.
-_FOREIGN_KEYS_OFF = frozenset({5, 7})
+_FOREIGN_KEYS_OFF = frozenset({5, 7, 9})
 
 
 def applied_versions(engine: Engine) -> list[int]:

@@ -149,7 +149,8 @@ _MERGED = "merged_into IS NOT NULL"
 
 class PersonRow(SQLModel, table=True):
     """`merged_into` is indexed only where set (migration 6): almost every person is unmerged, and a
-    full index of NULLs was one more b-tree insert per person a pull creates."""
+    full index of NULLs was one more b-tree insert per person a pull creates. `email` is not
+    unique (migration 9): the id is the email's hash, so the constraint only added an index."""
 
     __tablename__ = "people"
     __table_args__ = (
@@ -158,7 +159,7 @@ class PersonRow(SQLModel, table=True):
         ),
     )
     person_id: str = Field(primary_key=True)
-    email: str | None = Field(default=None, unique=True)
+    email: str | None = None
     merged_into: str | None = None
     created_at: datetime = _when()
 

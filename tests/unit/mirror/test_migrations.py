@@ -102,7 +102,7 @@ def test_an_existing_mirror_keeps_its_rows_and_ends_in_the_fresh_schema(
     mirror, url = old_mirror
     before = _rows(url)
     assert "ix_record_links_to" in _schema(url)
-    assert migrate(mirror.engine) == [5, 6, 7, 8]
+    assert migrate(mirror.engine) == [5, 6, 7, 8, 9]
     after = _rows(url)
     assert {k: v for k, v in after.items() if k not in _REWRITTEN} == {
         k: v for k, v in before.items() if k not in _REWRITTEN
@@ -123,16 +123,21 @@ def test_an_existing_mirror_keeps_its_rows_and_ends_in_the_fresh_schema(
 def test_the_change_log_triggers_survive_the_rebuild(old_mirror: tuple[Mirror, str]) -> None:
     mirror, url = old_mirror
     migrate(mirror.engine)
+    merged_sql = "SELECT person_id FROM people WHERE merged_into IS NOT NULL"
     with sqlite3.connect(path(url)) as raw:
         raw.execute("DELETE FROM evaluation_changes")
         triggers = {name for (name,) in raw.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+        merged_before = set(raw.execute(merged_sql))
     assert triggers == {f"evaluation_change_{name}" for name in m.CHANGE_TRIGGERS}
     _fill(mirror, suffix="-3")  # contact 1 changes email: a version, an identity move, a merge
     with sqlite3.connect(path(url)) as raw:
         logged = set(raw.execute("SELECT person_id, crm, object_type, record_id FROM evaluation_changes"))
         (person,) = raw.execute("SELECT person_id FROM identities WHERE record_id = '1'").fetchone()
+        merged_now = set(raw.execute(merged_sql)) - merged_before
     assert (None, "hubspot", "contacts", "1") in logged  # version
     assert (person, "hubspot", "contacts", "1") in logged  # identity moved (email changed)
+    assert merged_now  # the email change merged a person: people's trigger (migration 9) logged it
+    assert {(loser, None, None, None) for (loser,) in merged_now} <= logged
 
 
 def test_tables_py_declares_the_schema_migrations_build(mirror: Mirror, db_url: str) -> None:
@@ -230,7 +235,7 @@ def test_migration_7_keeps_every_version(tmp_path: Path, monkeypatch: pytest.Mon
     try:
         before = _rows(url)
         assert len(before["record_versions"]) > len(before["records"])  # several versions of some
-        assert migrate(mirror.engine) == [7, 8]
+        assert migrate(mirror.engine) == [7, 8, 9]
         after = _rows(url)
         assert history_rows(url) == before["record_versions"] == history_rows(source)
         assert after["record_versions"] == [
