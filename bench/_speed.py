@@ -3,6 +3,10 @@
 This shared 2-core box drifts: identical pulls measured 35 µs per record in one hour and 62 in
 another. The reference does the same kinds of work as the connector (JSON, dicts, hashing,
 SQLite) and never changes, so a figure is read against the reference measured beside it.
+
+It flags a contended moment; it is not a divisor. Best of 7 short (~15 ms) runs, it finds the
+quiet moments between a neighbour's bursts, which a 5-second pull cannot. A longer single run and
+a memory-bound walk (3 M shuffled floats) did not track the mirror's spread either (2026-11-23).
 """
 
 from __future__ import annotations
