@@ -45,16 +45,16 @@ def _table(name: str, *parts: str, suffix: str = "") -> str:
 
 # Migration 1 as it created SQLite mirrors (frozen when migration 5 changed tables.py): fresh and
 # existing mirrors go through the same steps and converge.
+_PEOPLE_1 = (
+    "person_id VARCHAR NOT NULL",
+    "email VARCHAR",
+    "merged_into VARCHAR",
+    "created_at DATETIME NOT NULL",
+    "PRIMARY KEY (person_id)",
+    "UNIQUE (email)",
+)
 _INITIAL_SQLITE = (
-    _table(
-        "people",
-        "person_id VARCHAR NOT NULL",
-        "email VARCHAR",
-        "merged_into VARCHAR",
-        "created_at DATETIME NOT NULL",
-        "PRIMARY KEY (person_id)",
-        "UNIQUE (email)",
-    ),
+    _table("people", *_PEOPLE_1),
     "CREATE INDEX ix_people_merged_into ON people (merged_into)",
     _table(
         "record_links",
@@ -396,6 +396,16 @@ _REBUILT_SQLITE: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
 }
 
 
+def _rebuild(conn: Connection, name: str, create: str) -> None:
+    """SQLite: table `name` recreated as `create` says, every row copied (its indexes and triggers
+    go with the old table: the caller creates them again; `migrate` runs it with foreign keys off)."""
+    columns = ", ".join(row[1] for row in conn.exec_driver_sql(f"PRAGMA table_info({name})"))
+    conn.exec_driver_sql(create.replace(f"CREATE TABLE {name} (", f"CREATE TABLE _new_{name} (", 1))
+    conn.exec_driver_sql(f"INSERT INTO _new_{name} ({columns}) SELECT {columns} FROM {name}")  # noqa: S608 - our names
+    conn.exec_driver_sql(f"DROP TABLE {name}")
+    conn.exec_driver_sql(f"ALTER TABLE _new_{name} RENAME TO {name}")
+
+
 def _hot_path_tables(conn: Connection) -> None:
     """Fewer b-trees and no statement journals on the pull's per-record writes.
 
@@ -414,12 +424,7 @@ def _hot_path_tables(conn: Connection) -> None:
     if conn.dialect.name != "sqlite":
         return
     for name, (create, indexes, triggers) in _REBUILT_SQLITE.items():
-        columns = ", ".join(row[1] for row in conn.exec_driver_sql(f"PRAGMA table_info({name})"))
-        conn.exec_driver_sql(create.replace(f"CREATE TABLE {name} (", f"CREATE TABLE _new_{name} (", 1))
-        copy = f"INSERT INTO _new_{name} ({columns}) SELECT {columns} FROM {name}"  # noqa: S608 - our names
-        conn.exec_driver_sql(copy)
-        conn.exec_driver_sql(f"DROP TABLE {name}")
-        conn.exec_driver_sql(f"ALTER TABLE _new_{name} RENAME TO {name}")
+        _rebuild(conn, name, create)
         for ddl in indexes:
             conn.exec_driver_sql(ddl)
         for trigger in triggers:
@@ -541,16 +546,8 @@ def _identity_queue(conn: Connection) -> None:
     SQLModel.metadata.create_all(conn, tables=[t.LINK_QUEUE], checkfirst=False)
 
 
-# Migration 9's `people`, as tables.py generates it for SQLite now (frozen like migration 7's).
-_PEOPLE_9 = _table(
-    "people",
-    "person_id VARCHAR NOT NULL",
-    "email VARCHAR",
-    "merged_into VARCHAR",
-    "created_at DATETIME NOT NULL",
-    "PRIMARY KEY (person_id)",
-)
-_PEOPLE_COLUMNS = "person_id, email, merged_into, created_at"
+# Migration 9's `people`: migration 1's without the UNIQUE line, as tables.py generates it now.
+_PEOPLE_9 = _table("people", *(part for part in _PEOPLE_1 if part != "UNIQUE (email)"))
 
 
 def _people_email_not_unique(conn: Connection) -> None:
@@ -562,12 +559,7 @@ def _people_email_not_unique(conn: Connection) -> None:
     if conn.dialect.name != "sqlite":
         conn.exec_driver_sql("ALTER TABLE people DROP CONSTRAINT IF EXISTS people_email_key")
         return
-    conn.exec_driver_sql(_PEOPLE_9.replace("CREATE TABLE people (", "CREATE TABLE _new_people (", 1))
-    conn.exec_driver_sql(
-        f"INSERT INTO _new_people ({_PEOPLE_COLUMNS}) SELECT {_PEOPLE_COLUMNS} FROM people"  # noqa: S608 - our names
-    )
-    conn.exec_driver_sql("DROP TABLE people")
-    conn.exec_driver_sql("ALTER TABLE _new_people RENAME TO people")
+    _rebuild(conn, "people", _PEOPLE_9)
     (index,) = t.PEOPLE.indexes
     conn.execute(CreateIndex(index))
     conn.exec_driver_sql(f"CREATE TRIGGER evaluation_change_person {_CHANGE_TRIGGERS['person']}")
